@@ -1,0 +1,113 @@
+/// A job resolved against the source catalog: what to select, how to page, what to write.
+public struct ExtractPlan: Sendable {
+    public let table: SourceTable
+    /// Columns written to the KB, in order (the projection plus any key columns it lacked).
+    public let projection: [SourceColumn]
+    /// The cursor column, or nil for a snapshot pass (paged by primary key).
+    public let cursor: SourceColumn?
+    /// Primary-key columns that break ties between equal cursor values (empty if the cursor is unique).
+    public let tiebreaker: [SourceColumn]
+    /// Whether an initial extract first passes over rows whose cursor is NULL.
+    public var cursorNullable: Bool { cursor.map { !$0.notNull } ?? false }
+
+    /// The keyset of the ordered (values) pass: cursor then tie-breaker, or the primary key for a snapshot.
+    public var valueKeys: [SourceColumn] { (cursor.map { [$0] } ?? []) + tiebreaker }
+
+    /// Columns selected after the projection so the keyset can be read from every batch.
+    public var hiddenKeys: [SourceColumn] {
+        var hidden: [SourceColumn] = []
+        for key in valueKeys where projectionIndex(of: key.name) == nil && !hidden.contains(key) {
+            hidden.append(key)
+        }
+        return hidden
+    }
+
+    /// Position of each column of the result set (projection then hidden keys).
+    public func resultIndex(of column: String) -> Int {
+        if let index = projectionIndex(of: column) { return index }
+        return projection.count + hiddenKeys.firstIndex(where: { $0.name == column })!
+    }
+
+    /// Where a key column is selected as itself in the projection (arrays are selected as JSON, so not there).
+    private func projectionIndex(of column: String) -> Int? {
+        projection.firstIndex(where: { $0.name == column && $0.kind != .array })
+    }
+
+    /// The checkpoint `kind` of the cursor column.
+    public var cursorKind: String {
+        guard let cursor else { return "snapshot" }
+        switch cursor.baseTypeName {
+        case "int2", "int4", "int8": return "integer"
+        case "varchar", "bpchar", "text", "name", "citext": return "text"
+        default: return cursor.baseTypeName
+        }
+    }
+
+    public static func make(spec: JobSpec, table: SourceTable) throws -> ExtractPlan {
+        let where_ = "in \(table.qualifiedName)"
+        func column(_ name: String, field: String) throws -> SourceColumn {
+            guard let column = table.column(name) else {
+                throw JobSpecError(field: field, problem: "column \"\(name)\" not found \(where_)")
+            }
+            return column
+        }
+
+        var projection: [SourceColumn]
+        if let names = spec.source.columns {
+            projection = try names.map { try column($0, field: "source.columns") }
+        } else {
+            projection = table.columns
+        }
+        for key in spec.keyColumns {
+            let keyColumn = try column(key, field: "key_columns")
+            if !projection.contains(keyColumn) { projection.append(keyColumn) }
+        }
+
+        let cursor = try spec.source.cursorColumn.map { try column($0, field: "source.cursor_column") }
+        let tiebreaker: [SourceColumn]
+        if let cursor {
+            guard cursor.orderable else {
+                throw JobSpecError(field: "source.cursor_column",
+                                   problem: "column \"\(cursor.name)\" has type \(cursor.declaredType), which has no ordering; choose a sortable column")
+            }
+            let uniqueOnItsOwn = table.primaryKey == [cursor.name]
+                || (table.uniqueColumns.contains(cursor.name) && cursor.notNull)
+            if uniqueOnItsOwn {
+                tiebreaker = []
+            } else if !table.primaryKey.isEmpty {
+                tiebreaker = try table.primaryKey.filter { $0 != cursor.name }.map { try column($0, field: "source.cursor_column") }
+            } else {
+                throw JobSpecError(field: "source.cursor_column",
+                                   problem: "column \"\(cursor.name)\" is not unique and \(table.qualifiedName) has no primary key to break ties; use a unique cursor column or add a primary key")
+            }
+        } else {
+            guard !table.primaryKey.isEmpty else {
+                throw JobSpecError(field: "source.cursor_column",
+                                   problem: "is required: \(table.qualifiedName) has no primary key, so a snapshot pass cannot page through it")
+            }
+            tiebreaker = try table.primaryKey.map { try column($0, field: "source.cursor_column") }
+        }
+        return ExtractPlan(table: table, projection: projection, cursor: cursor, tiebreaker: tiebreaker)
+    }
+
+    /// Checks that a resume checkpoint fits this plan (same cursor column, same tie-breaker columns).
+    public func validate(_ checkpoint: Checkpoint, field: String) throws {
+        if let column = checkpoint.column, column != cursor?.name {
+            throw JobSpecError(field: "\(field).column",
+                               problem: "the checkpoint is for column \"\(column)\" but source.cursor_column is \"\(cursor?.name ?? "(none)")\"")
+        }
+        if checkpoint.nullCursorPass && !cursorNullable {
+            throw JobSpecError(field: "\(field).null_cursor_pass", problem: "the cursor column is NOT NULL, so there is no NULL pass")
+        }
+        if !checkpoint.tiebreaker.isEmpty {
+            let given = checkpoint.tiebreaker.map(\.column)
+            let expected = tiebreaker.map(\.name)
+            guard given == expected else {
+                throw JobSpecError(field: "\(field).tiebreaker",
+                                   problem: "columns (\(given.joined(separator: ", "))) do not match the tie-breaker (\(expected.joined(separator: ", ")))")
+            }
+        } else if cursor == nil {
+            throw JobSpecError(field: "\(field).tiebreaker", problem: "is required for a snapshot checkpoint")
+        }
+    }
+}

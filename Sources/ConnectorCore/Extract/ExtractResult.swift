@@ -1,0 +1,38 @@
+/// How a run of an extract job ended.
+public struct ExtractResult: Sendable {
+    public enum State: String, Sendable {
+        case completed, stopped
+    }
+
+    public var state: State
+    public var jobID: String
+    public var destTable: String
+    /// Rows landed by this run.
+    public var rowsLanded: Int64
+    /// Rows landed by every run of this job id.
+    public var totalRowsLanded: Int64
+    public var batches: Int
+    /// Rows whose cursor is NULL, landed by this run's first pass.
+    public var nullCursorRows: Int64
+    /// Rows whose cursor is NULL that this incremental run did not read (they only come with a full extract).
+    public var nullCursorRowsSkipped: Int64
+    /// Where this run started from (nil = the beginning).
+    public var resumedFrom: Checkpoint?
+    /// The last committed checkpoint.
+    public var checkpoint: Checkpoint?
+    public var durationSeconds: Double
+
+    public var rowsPerSecond: Double { durationSeconds > 0 ? Double(rowsLanded) / durationSeconds : 0 }
+}
+
+/// A progress report, sent after every landed batch.
+public struct ExtractProgress: Sendable {
+    public var rowsLanded: Int64
+    public var batches: Int
+    public var elapsedSeconds: Double
+    public var checkpoint: Checkpoint?
+    /// The planner's estimate of the table's rows (-1 when unknown), for an ETA.
+    public var estimatedRows: Int64
+
+    public var rowsPerSecond: Double { elapsedSeconds > 0 ? Double(rowsLanded) / elapsedSeconds : 0 }
+}

@@ -1,0 +1,92 @@
+/// A resume position: the contract's `{"kind": ..., "value": ...}` cursor, extended with the
+/// tie-breaker and the pass it belongs to. Values are Postgres's own text forms, so they
+/// round-trip exactly (microseconds and zone for timestamps, every digit of a numeric).
+public struct Checkpoint: Sendable, Equatable {
+    /// One column of the keyset with its text value.
+    public struct KeyValue: Sendable, Equatable {
+        public var column: String
+        public var value: String
+        public init(column: String, value: String) {
+            self.column = column
+            self.value = value
+        }
+    }
+
+    /// The cursor's type family: `integer`, `numeric`, `timestamp`, `timestamptz`, `date`, `text`, ...
+    public var kind: String
+    /// The cursor column, so a checkpoint is never applied to another column.
+    public var column: String?
+    /// The last landed cursor value; nil while the pass over NULL-cursor rows is still running.
+    public var value: String?
+    /// The last landed tie-breaker (primary key) values, in key order.
+    public var tiebreaker: [KeyValue]
+    /// True while extracting the rows whose cursor is NULL (the first pass of an initial extract).
+    public var nullCursorPass: Bool
+
+    public init(kind: String, column: String?, value: String?, tiebreaker: [KeyValue] = [], nullCursorPass: Bool = false) {
+        self.kind = kind
+        self.column = column
+        self.value = value
+        self.tiebreaker = tiebreaker
+        self.nullCursorPass = nullCursorPass
+    }
+
+    public var json: JSONValue {
+        var members: [(String, JSONValue)] = [("kind", .string(kind))]
+        members.append(("value", value.map(JSONValue.string) ?? .null))
+        if let column { members.append(("column", .string(column))) }
+        if !tiebreaker.isEmpty {
+            members.append(("tiebreaker", .array(tiebreaker.map {
+                .object([("column", .string($0.column)), ("value", .string($0.value))])
+            })))
+        }
+        if nullCursorPass { members.append(("null_cursor_pass", .bool(true))) }
+        return .object(members)
+    }
+
+    public static func decode(_ value: JSONValue, field: String) throws -> Checkpoint {
+        let cursor = try FieldReader(value, path: field)
+        let kind = try cursor.nonEmptyString("kind").unwrap(or: "\(field).kind")
+        let nullPass = try cursor.bool("null_cursor_pass") ?? false
+        let text: String?
+        switch cursor.value("value") {
+        case .string(let s)?: text = s
+        case .number(let n)?: text = n
+        case nil: text = nil
+        case let other?:
+            throw JobSpecError(field: "\(field).value", problem: "expected a string or a number, got \(other.typeName)")
+        }
+        if text == nil && !nullPass && kind != "snapshot" { throw JobSpecError(field: "\(field).value", problem: "is required") }
+        let column = try cursor.nonEmptyString("column")
+        var tiebreaker: [KeyValue] = []
+        if let list = cursor.value("tiebreaker") {
+            guard case .array(let items) = list else {
+                throw JobSpecError(field: "\(field).tiebreaker", problem: "expected an array, got \(list.typeName)")
+            }
+            for (index, item) in items.enumerated() {
+                let path = "\(field).tiebreaker[\(index)]"
+                let entry = try FieldReader(item, path: path)
+                let name = try entry.nonEmptyString("column").unwrap(or: "\(path).column")
+                let entryValue: String
+                switch entry.value("value") {
+                case .string(let s)?: entryValue = s
+                case .number(let n)?: entryValue = n
+                default: throw JobSpecError(field: "\(path).value", problem: "expected a string or a number")
+                }
+                tiebreaker.append(KeyValue(column: name, value: entryValue))
+            }
+        }
+        return Checkpoint(kind: kind, column: column, value: text, tiebreaker: tiebreaker, nullCursorPass: nullPass)
+    }
+
+    public static func decode(json text: String, field: String) throws -> Checkpoint {
+        try decode(try JSONParser.parse(text), field: field)
+    }
+
+    /// For progress lines: the cursor value (and tie-breaker) in a few words.
+    public var summary: String {
+        let tie = tiebreaker.isEmpty ? "" : " (" + tiebreaker.map { "\($0.column)=\($0.value)" }.joined(separator: ", ") + ")"
+        if nullCursorPass { return "NULL \(column ?? "cursor") rows\(tie)" }
+        return (value ?? "start") + tie
+    }
+}

@@ -1,0 +1,6 @@
+/// A local KB problem an operator can act on (the table exists, a column is missing, ...).
+public struct KBError: Error, CustomStringConvertible, Sendable {
+    public let field: String
+    public let problem: String
+    public var description: String { "\(field): \(problem)" }
+}

@@ -1,0 +1,32 @@
+/// A column of the source table as the catalog describes it.
+public struct SourceColumn: Sendable, Equatable {
+    public var name: String
+    /// The column's type OID (a domain's own OID: the server resolves it when it binds a parameter).
+    public var typeOID: UInt32
+    /// `format_type` of the column, e.g. `character varying(20)`, for docs and `_timbal_columns`.
+    public var declaredType: String
+    /// The base type's name (domains resolved), e.g. `timestamptz`.
+    public var baseTypeName: String
+    public var notNull: Bool
+    public var kind: ColumnKind
+    /// True for json, xml and the like: no btree ordering, so not a cursor.
+    public var orderable: Bool
+}
+
+/// The source table: its columns, primary key and the planner's row estimate.
+public struct SourceTable: Sendable {
+    public var schema: String
+    public var name: String
+    public var columns: [SourceColumn]
+    public var primaryKey: [String]
+    /// Columns with a single-column unique index of their own.
+    public var uniqueColumns: Set<String>
+    /// `pg_class.reltuples`; -1 when never analysed.
+    public var estimatedRows: Int64
+
+    public var qualifiedName: String { "\(schema).\(name)" }
+
+    public func column(_ name: String) -> SourceColumn? {
+        columns.first { $0.name == name }
+    }
+}

@@ -1,0 +1,82 @@
+import CSQLite
+
+/// One SQLite connection. Not thread-safe: use it from one thread at a time
+/// (`interrupt()` is the exception and may be called from any thread).
+public final class SQLiteDatabase {
+    let handle: OpaquePointer
+    public let path: String
+
+    /// Opens (creating if needed) the database file at `path`.
+    public init(path: String, readOnly: Bool = false) throws {
+        var raw: OpaquePointer?
+        let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
+            | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
+        let code = sqlite3_open_v2(path, &raw, flags, nil)
+        guard code == SQLITE_OK, let raw else {
+            let message = raw.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
+            if let raw { sqlite3_close_v2(raw) }
+            throw SQLiteError(code: code, message: message, path: path)
+        }
+        handle = raw
+        self.path = path
+        sqlite3_busy_timeout(handle, 5_000)
+    }
+
+    deinit { sqlite3_close_v2(handle) }
+
+    /// Runs one or more statements that return no rows.
+    public func execute(_ sql: String) throws {
+        var errorMessage: UnsafeMutablePointer<CChar>?
+        let code = sqlite3_exec(handle, sql, nil, nil, &errorMessage)
+        if code != SQLITE_OK {
+            let message = errorMessage.map { String(cString: $0) } ?? String(cString: sqlite3_errmsg(handle))
+            sqlite3_free(errorMessage)
+            throw SQLiteError(code: code, message: message, sql: sql, path: path)
+        }
+    }
+
+    public func prepare(_ sql: String) throws -> SQLiteStatement {
+        var raw: OpaquePointer?
+        let code = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &raw, nil)
+        guard code == SQLITE_OK, let raw else {
+            throw error(code, sql: sql)
+        }
+        return SQLiteStatement(handle: raw, database: self, sql: sql)
+    }
+
+    /// Rows of a query, each as text-or-nil cells; for small metadata reads, not the data path.
+    public func rows(_ sql: String, _ arguments: [SQLiteValue] = []) throws -> [[SQLiteValue]] {
+        let statement = try prepare(sql)
+        for (index, argument) in arguments.enumerated() { try statement.bind(argument, at: index + 1) }
+        var rows: [[SQLiteValue]] = []
+        while try statement.step() {
+            rows.append((0..<statement.columnCount).map { statement.value(at: $0) })
+        }
+        return rows
+    }
+
+    /// Runs `body` inside BEGIN IMMEDIATE / COMMIT, rolling back if it throws.
+    public func transaction<R>(_ body: () throws -> R) throws -> R {
+        try execute("BEGIN IMMEDIATE")
+        do {
+            let result = try body()
+            try execute("COMMIT")
+            return result
+        } catch {
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// Aborts the statement running on this connection; callable from any thread.
+    public func interrupt() { sqlite3_interrupt(handle) }
+
+    public var changes: Int { Int(sqlite3_changes64(handle)) }
+
+    func error(_ code: Int32, sql: String?) -> SQLiteError {
+        SQLiteError(code: code, message: String(cString: sqlite3_errmsg(handle)), sql: sql, path: path)
+    }
+}
+
+// Used from one thread at a time; `interrupt()` is documented by SQLite as safe from any thread.
+extension SQLiteDatabase: @unchecked Sendable {}

@@ -1,0 +1,83 @@
+import ConnectorCore
+import Dispatch
+import Foundation
+import Logging
+
+/// Runs blocking work (libpq, SQLite) on its own thread, off Swift's cooperative pool.
+enum BlockingThread {
+    static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                do { continuation.resume(returning: try body()) } catch { continuation.resume(throwing: error) }
+            }
+            thread.name = "timbal-job"
+            thread.start()
+        }
+    }
+}
+
+/// Turns SIGINT and SIGTERM into a graceful stop at the next batch boundary.
+final class SignalStopper: @unchecked Sendable {
+    private var sources: [DispatchSourceSignal] = []
+
+    init(onSignal: @escaping @Sendable () -> Void) {
+        for signalNumber in [SIGINT, SIGTERM] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler(handler: onSignal)
+            source.resume()
+            sources.append(source)
+        }
+    }
+
+    func cancel() {
+        sources.forEach { $0.cancel() }
+        for signalNumber in [SIGINT, SIGTERM] { signal(signalNumber, SIG_DFL) }
+    }
+}
+
+/// Logs progress at most once a second: rows, rows/s, ETA from the planner's estimate, cursor.
+final class ProgressReporter: @unchecked Sendable {
+    private let logger: Logger
+    private var lastReport = Date.distantPast
+
+    init(logger: Logger, jobID: String) {
+        var logger = logger
+        logger[metadataKey: "job.id"] = "\(jobID)"
+        self.logger = logger
+    }
+
+    func report(_ progress: ExtractProgress) {
+        let now = Date()
+        guard now.timeIntervalSince(lastReport) >= 1 else { return }
+        lastReport = now
+        var metadata: Logger.Metadata = [
+            "rows": "\(progress.rowsLanded)",
+            "rows_per_sec": "\(Int(progress.rowsPerSecond))",
+            "batches": "\(progress.batches)",
+            "cursor": "\(progress.checkpoint?.summary ?? "start")",
+        ]
+        if progress.estimatedRows > 0, progress.rowsPerSecond > 0 {
+            let remaining = max(0, Double(progress.estimatedRows - progress.rowsLanded))
+            metadata["eta_s"] = "\(Int(remaining / progress.rowsPerSecond))"
+        }
+        logger.info("progress", metadata: metadata)
+    }
+}
+
+/// The one-line summary printed on stdout when a run ends.
+enum Summary {
+    static func line(for result: ExtractResult) -> String {
+        var parts = [
+            "\(result.state.rawValue):", "job=\(result.jobID)", "table=\(result.destTable)",
+            "rows=\(result.rowsLanded)", "total_rows=\(result.totalRowsLanded)", "batches=\(result.batches)",
+            String(format: "duration=%.2fs", result.durationSeconds),
+            "rows_per_sec=\(Int(result.rowsPerSecond))",
+        ]
+        if result.nullCursorRows > 0 { parts.append("null_cursor_rows=\(result.nullCursorRows)") }
+        if result.nullCursorRowsSkipped > 0 { parts.append("null_cursor_rows_skipped=\(result.nullCursorRowsSkipped)") }
+        if let resumed = result.resumedFrom { parts.append("resumed_from=\"\(resumed.summary)\"") }
+        if let checkpoint = result.checkpoint { parts.append("checkpoint=\(checkpoint.json.serialized())") }
+        return parts.joined(separator: " ")
+    }
+}

@@ -1,0 +1,15 @@
+import ArgumentParser
+
+/// The connector's command line: one subcommand per job an operator has.
+@main
+struct TimbalConnector: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "timbal-connector",
+        abstract: "Feeds Timbal knowledge bases from your databases.",
+        version: ConnectorVersion.current,
+        subcommands: [ExtractCommand.self])
+}
+
+enum ConnectorVersion {
+    static let current = "0.1.0"
+}
