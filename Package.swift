@@ -43,7 +43,7 @@ let package = Package(
         .testTarget(name: "ConnectorCoreTests", dependencies: ["ConnectorCore"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["ConnectorCore", "PostgresClient", "SQLiteStore", "timbal-connector"]
+            dependencies: ["ConnectorCore", "PostgresClient", "SQLiteStore"]
         ),
     ]
 )

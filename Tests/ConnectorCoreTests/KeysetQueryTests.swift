@@ -1,0 +1,68 @@
+import Testing
+@testable import ConnectorCore
+
+@Suite("Keyset queries")
+struct KeysetQueryTests {
+    func column(_ name: String, oid: UInt32 = 20, notNull: Bool = true, kind: ColumnKind = .integer) -> SourceColumn {
+        SourceColumn(name: name, typeOID: oid, declaredType: "bigint", baseTypeName: "int8", notNull: notNull, kind: kind, orderable: true)
+    }
+
+    var table: SourceTable {
+        SourceTable(schema: "public", name: "events",
+                    columns: [column("id"), column("updated_at", oid: 1184, notNull: false, kind: .timestamptz), column("title", oid: 25, kind: .text)],
+                    primaryKey: ["id"], uniqueColumns: ["id"], estimatedRows: 100)
+    }
+
+    func plan(cursor: String?, columns: [String]? = nil) throws -> ExtractPlan {
+        let spec = JobSpec(kbID: 1, destTable: "t", source: SourceSpec(connectionRef: "c", table: "events", cursorColumn: cursor, columns: columns))
+        return try ExtractPlan.make(spec: spec, table: table)
+    }
+
+    @Test func firstBatchOfTheValuesPassSkipsNullCursors() throws {
+        let query = KeysetQuery.make(plan: try plan(cursor: "updated_at"), position: KeysetPosition(pass: .values, after: nil), limit: 10)
+        #expect(query.sql == #"SELECT "id", "updated_at", "title" FROM "public"."events" WHERE "updated_at" IS NOT NULL ORDER BY "updated_at", "id" LIMIT 10"#)
+        #expect(query.parameters.isEmpty)
+    }
+
+    @Test func laterBatchesUseARowComparisonWithTypedParameters() throws {
+        let query = KeysetQuery.make(plan: try plan(cursor: "updated_at"), position: KeysetPosition(pass: .values, after: ["2026-01-01 00:00:00+00", "5"]), limit: 10)
+        #expect(query.sql == #"SELECT "id", "updated_at", "title" FROM "public"."events" WHERE ("updated_at", "id") > ($1, $2) ORDER BY "updated_at", "id" LIMIT 10"#)
+        #expect(query.parameters == ["2026-01-01 00:00:00+00", "5"])
+        #expect(query.parameterTypes == [1184, 20])
+        #expect(!query.sql.contains("OFFSET"))
+    }
+
+    @Test func aCursorWithoutTieBreakerResumesStrictlyAfterTheValue() throws {
+        let query = KeysetQuery.make(plan: try plan(cursor: "updated_at"), position: KeysetPosition(pass: .values, after: ["2026-01-01 00:00:00+00"]), limit: 10)
+        #expect(query.sql.contains(#"WHERE "updated_at" > $1 ORDER BY "updated_at", "id""#))
+    }
+
+    @Test func theNullPassPagesByTheTieBreaker() throws {
+        let query = KeysetQuery.make(plan: try plan(cursor: "updated_at"), position: KeysetPosition(pass: .nullCursor, after: ["7"]), limit: 10)
+        #expect(query.sql.hasSuffix(#"WHERE "updated_at" IS NULL AND "id" > $1 ORDER BY "id" LIMIT 10"#))
+    }
+
+    @Test func keysMissingFromTheProjectionAreSelectedAfterIt() throws {
+        let p = try plan(cursor: "updated_at", columns: ["title"])
+        let query = KeysetQuery.make(plan: p, position: .start(for: p), limit: 10)
+        #expect(query.sql.hasPrefix(#"SELECT "title", "updated_at", "id" FROM"#))
+        #expect(p.resultIndex(of: "updated_at") == 1)
+        #expect(p.resultIndex(of: "id") == 2)
+    }
+
+    @Test func aSnapshotPagesByThePrimaryKey() throws {
+        let p = try plan(cursor: nil)
+        let query = KeysetQuery.make(plan: p, position: KeysetPosition(pass: .values, after: ["9"]), limit: 3)
+        #expect(query.sql.hasSuffix(#"WHERE "id" > $1 ORDER BY "id" LIMIT 3"#))
+        #expect(KeysetPosition(pass: .values, after: ["9"]).checkpoint(plan: p)?.kind == "snapshot")
+    }
+
+    @Test func unknownColumnsAreNamedWithTheirField() throws {
+        #expect { try plan(cursor: "updated_at", columns: ["amout"]) } throws: {
+            "\($0)" == #"source.columns: column "amout" not found in public.events"#
+        }
+        #expect { try plan(cursor: "nope") } throws: {
+            "\($0)" == #"source.cursor_column: column "nope" not found in public.events"#
+        }
+    }
+}
