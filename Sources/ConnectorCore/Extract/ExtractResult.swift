@@ -20,6 +20,8 @@ public struct ExtractResult: Sendable {
     public var resumedFrom: Checkpoint?
     /// The last committed checkpoint.
     public var checkpoint: Checkpoint?
+    /// Transient source failures retried by this run.
+    public var retries: Int
     public var durationSeconds: Double
 
     public var rowsPerSecond: Double { durationSeconds > 0 ? Double(rowsLanded) / durationSeconds : 0 }

@@ -11,12 +11,17 @@ public final class Extractor: @unchecked Sendable {
     private let settings: ConnectionSettings
     private let stateDir: String
     private let logger: Logger
+    private let clock: MonotonicClock
+    private let retry: RetryPolicy
     private let stopFlag = StopFlag()
-    private let cancelLock = NSLock()
-    private var cancelToken: PostgresCancelToken?
+    private let linkLock = NSLock()
+    private var link: SourceLink?
 
-    public init(spec: JobSpec, jobID: String, connection: ConnectionSettings, stateDir: String, logger: Logger) {
+    public init(spec: JobSpec, jobID: String, connection: ConnectionSettings, stateDir: String, logger: Logger,
+                clock: MonotonicClock = SystemClock(), retry: RetryPolicy = RetryPolicy()) {
         self.spec = spec
+        self.clock = clock
+        self.retry = retry
         self.jobID = jobID
         self.settings = connection
         self.stateDir = stateDir
@@ -29,10 +34,10 @@ public final class Extractor: @unchecked Sendable {
     /// in flight is cancelled. Safe from any thread.
     public func stop() {
         stopFlag.raise()
-        cancelLock.lock()
-        let token = cancelToken
-        cancelLock.unlock()
-        token?.cancel()
+        linkLock.lock()
+        let current = link
+        linkLock.unlock()
+        current?.cancel()
     }
 
     /// Runs the job to completion (or until stopped). Blocks: call it off the cooperative pool.
@@ -41,7 +46,9 @@ public final class Extractor: @unchecked Sendable {
         guard spec.placement == .local else {
             throw JobSpecError(field: "placement", problem: "\"hosted\" needs the connector daemon; this run writes local KBs only")
         }
-        let source = try SourceSession.open(settings, jobID: jobID, pacing: spec.pacing)
+        let settings = self.settings, jobID = self.jobID, pacing = spec.pacing
+        let sourceLink = try SourceLink(open: { try SourceSession.open(settings, jobID: jobID, pacing: pacing) })
+        let source = sourceLink.connection
         if spec.pacing.readUncommitted {
             logger.debug("pacing.read_uncommitted has no effect on Postgres: readers never block writers under MVCC")
         }
@@ -81,10 +88,11 @@ public final class Extractor: @unchecked Sendable {
 
         let writer = try KBBatchWriter(kb: kb, table: target.table, plan: plan, mode: spec.mode,
                                        keyColumns: spec.keyColumns, jobID: jobID)
-        let pipeline = FetchPipeline(plan: plan, connection: source, start: start, batchRows: spec.batchRows,
-                                     stopFlag: stopFlag, logger: logger)
-        cancelLock.lock(); cancelToken = source.cancelToken(); cancelLock.unlock()
-        defer { cancelLock.lock(); cancelToken = nil; cancelLock.unlock() }
+        let pipeline = FetchPipeline(plan: plan, link: sourceLink, start: start, batchRows: spec.batchRows,
+                                     pacing: spec.pacing, retry: retry, clock: clock, stopFlag: stopFlag, logger: logger)
+        linkLock.lock(); link = sourceLink; linkLock.unlock()
+        defer { linkLock.lock(); link = nil; linkLock.unlock() }
+        if stopFlag.isRaised { sourceLink.cancel() }
 
         var rows: Int64 = 0, nullRows: Int64 = 0, batches = 0
         var checkpoint = resumeFrom
@@ -117,7 +125,7 @@ public final class Extractor: @unchecked Sendable {
         return ExtractResult(
             state: state, jobID: jobID, destTable: spec.destTable, rowsLanded: rows, totalRowsLanded: total,
             batches: batches, nullCursorRows: nullRows, nullCursorRowsSkipped: skippedNulls, resumedFrom: resumeFrom,
-            checkpoint: checkpoint, durationSeconds: Date().timeIntervalSince(started))
+            checkpoint: checkpoint, retries: pipeline.retries, durationSeconds: Date().timeIntervalSince(started))
     }
 
     private func registerRun(kb: LocalKB, target: KBTarget, fresh: Bool) throws {

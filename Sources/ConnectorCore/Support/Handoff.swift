@@ -46,12 +46,27 @@ final class Handoff<Element>: @unchecked Sendable {
     }
 }
 
-/// A flag set once from any thread.
+/// A flag set once from any thread; waits on it end early when it is raised.
 final class StopFlag: @unchecked Sendable {
-    private let lock = NSLock()
+    private let condition = NSCondition()
     private var raised = false
 
-    var isRaised: Bool { lock.lock(); defer { lock.unlock() }; return raised }
+    var isRaised: Bool { condition.lock(); defer { condition.unlock() }; return raised }
 
-    func raise() { lock.lock(); raised = true; lock.unlock() }
+    func raise() {
+        condition.lock()
+        raised = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Sleeps up to `seconds`; true if the flag was raised meanwhile.
+    func wait(seconds: Double) -> Bool {
+        condition.lock(); defer { condition.unlock() }
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        while !raised {
+            if !condition.wait(until: deadline) { break }
+        }
+        return raised
+    }
 }

@@ -1,0 +1,81 @@
+import ConnectorCore
+import Foundation
+import PostgresClient
+import Testing
+
+@Suite("Validation against the catalog", .enabled(if: TestDatabase.isAvailable))
+struct ValidationTests {
+    @Test func catalogProblemsNameTheFieldAndTheTable() throws {
+        let scratch = try Scratch()
+        try scratch.sql("""
+            CREATE TABLE {s}.events (id int PRIMARY KEY, updated_at timestamptz, payload json, amount numeric);
+            CREATE TABLE {s}.nokey (updated_at timestamptz, x int);
+            """)
+        let s = scratch.schema
+        let cases: [(JobSpec, String)] = [
+            (scratch.spec(table: "events", columns: ["id", "amout"]), #"source.columns: column "amout" not found in \#(s).events"#),
+            (scratch.spec(table: "events", cursor: "changed"), #"source.cursor_column: column "changed" not found in \#(s).events"#),
+            (scratch.spec(table: "events", keyColumns: ["uid"]), #"key_columns: column "uid" not found in \#(s).events"#),
+            (scratch.spec(table: "evnts"), #"source.table: table "evnts" not found in schema "\#(s)""#),
+            (scratch.spec(table: "events", cursor: "payload"), #"source.cursor_column: column "payload" has type json, which has no ordering; choose a sortable column"#),
+            (scratch.spec(table: "nokey"), #"source.cursor_column: column "updated_at" is not unique and \#(s).nokey has no primary key to break ties; use a unique cursor column or add a primary key"#),
+            (scratch.spec(table: "nokey", cursor: nil), #"source.cursor_column: is required: \#(s).nokey has no primary key, so a snapshot pass cannot page through it"#),
+            (scratch.spec(table: "events", resume: Checkpoint(kind: "integer", column: "id", value: "3")), #"cursor.column: the checkpoint is for column "id" but source.cursor_column is "updated_at""#),
+            (scratch.spec(table: "events", resume: Checkpoint(kind: "x", column: nil, value: "1", tiebreaker: [.init(column: "x", value: "1")])), #"cursor.tiebreaker: columns (x) do not match the tie-breaker (id)"#),
+        ]
+        for (spec, message) in cases {
+            #expect { try scratch.extract(spec) } throws: { "\($0)" == message }
+        }
+        var missingSchema = scratch.spec(table: "events")
+        missingSchema.source.schema = "no_such_schema"
+        #expect { try scratch.extract(missingSchema) } throws: { "\($0)" == #"source.schema: schema "no_such_schema" not found"# }
+        // Nothing was written for any of them.
+        #expect(try LocalKB(stateDir: scratch.stateDir, kbID: 1).database.rows("SELECT count(*) FROM _timbal_jobs").first == [.integer(0)])
+    }
+
+    @Test func aBadCursorValueIsRefusedByTheServerWithItsMessage() throws {
+        let scratch = try Scratch()
+        try scratch.sql("CREATE TABLE {s}.events (id int PRIMARY KEY, updated_at timestamptz)")
+        let spec = scratch.spec(table: "events", resume: Checkpoint(kind: "timestamp", column: nil, value: "yesterday-ish"))
+        #expect { try scratch.extract(spec) } throws: {
+            "\($0)".contains("invalid input syntax for type timestamp with time zone") && "\($0)".contains("22007")
+        }
+    }
+
+    @Test func hostileIdentifiersAreQuotedEverywhere() throws {
+        let scratch = try Scratch(schemaName: "We\"ird; Schema")
+        try scratch.sql("""
+            CREATE TABLE {s}."Tab""le; DROP TABLE x; --" ("Id" int PRIMARY KEY, "Updated At" timestamptz NOT NULL,
+                "semi;colon" text, "quo""te" text, "MixedCase" int, "select" text);
+            INSERT INTO {s}."Tab""le; DROP TABLE x; --" SELECT g, now() - g * interval '1 s', 'a;b', 'q"q', g, 'kw'
+            FROM generate_series(1, 25) g;
+            """)
+        let table = "Tab\"le; DROP TABLE x; --"
+        let spec = scratch.spec(table: table, dest: "dest \"table\"; --", cursor: "Updated At", batchRows: 4,
+                                columns: ["semi;colon", "quo\"te", "MixedCase", "select"], keyColumns: ["Id"])
+        let result = try scratch.extract(spec)
+        #expect(result.rowsLanded == 25)
+        #expect(try scratch.kbIntegers("MixedCase", table: "dest \"table\"; --") == Array(1...25))
+        #expect(try scratch.kb().rows("SELECT DISTINCT \"quo\"\"te\", \"semi;colon\" FROM \"dest \"\"table\"\"; --\"").first == [.text("q\"q"), .text("a;b")])
+    }
+
+    @Test func sourceSessionsAreReadOnlyAndNamedForTheDBA() throws {
+        let scratch = try Scratch()
+        try scratch.sql("CREATE TABLE {s}.events (id int PRIMARY KEY)")
+        let session = try SourceSession.open(scratch.connection, jobID: "job-42")
+        #expect { try session.execute("INSERT INTO \(scratch.table("events")) VALUES (1)") } throws: {
+            ($0 as? PostgresError)?.sqlState == "25006"
+        }
+        let seen = try scratch.admin.query(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", ["timbal-connector job=job-42"])
+        #expect(seen.string(0, 0) == "1")
+    }
+
+    @Test func connectionErrorsNeverQuoteThePassword() throws {
+        let settings = ConnectionSettings(name: "bad", dsn: "postgresql://reader:hunter2-secret@127.0.0.1:1/erp", connectTimeoutSeconds: 2)
+        #expect { try SourceSession.open(settings, jobID: "x") } throws: { error in
+            let text = "\(error) \(String(reflecting: error))"
+            return text.contains("could not connect") && !text.contains("hunter2-secret")
+        }
+    }
+}
