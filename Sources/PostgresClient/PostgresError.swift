@@ -50,6 +50,8 @@ public struct PostgresError: Error, CustomStringConvertible, Sendable {
             return true
         case "53300", "53400":                                // too many connections, configuration limit
             return true
+        case "55P03":                                         // lock_not_available (lock_timeout)
+            return true
         default:
             return false
         }

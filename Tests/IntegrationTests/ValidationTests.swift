@@ -18,7 +18,7 @@ struct ValidationTests {
             (scratch.spec(table: "events", keyColumns: ["uid"]), #"key_columns: column "uid" not found in \#(s).events"#),
             (scratch.spec(table: "evnts"), #"source.table: table "evnts" not found in schema "\#(s)""#),
             (scratch.spec(table: "events", cursor: "payload"), #"source.cursor_column: column "payload" has type json, which has no ordering; choose a sortable column"#),
-            (scratch.spec(table: "nokey"), #"source.cursor_column: column "updated_at" is not unique and \#(s).nokey has no primary key to break ties; use a unique cursor column or add a primary key"#),
+            (scratch.spec(table: "nokey"), #"source.cursor_column: column "updated_at" is not unique and \#(s).nokey has no primary key to break ties; use a unique cursor column, add a primary key, or name unique key_columns"#),
             (scratch.spec(table: "nokey", cursor: nil), #"source.cursor_column: is required: \#(s).nokey has no primary key, so a snapshot pass cannot page through it"#),
             (scratch.spec(table: "events", resume: Checkpoint(kind: "integer", column: "id", value: "3")), #"cursor.column: the checkpoint is for column "id" but source.cursor_column is "updated_at""#),
             (scratch.spec(table: "events", resume: Checkpoint(kind: "x", column: nil, value: "1", tiebreaker: [.init(column: "x", value: "1")])), #"cursor.tiebreaker: columns (x) do not match the tie-breaker (id)"#),

@@ -63,6 +63,10 @@ public struct ExtractPlan: Sendable {
             if !projection.contains(keyColumn) { projection.append(keyColumn) }
         }
 
+        // Ties are broken by the source's primary key, or, where it has none (a view, say), by the
+        // job's key_columns, which the job asserts are unique.
+        let uniqueKey = table.primaryKey.isEmpty ? spec.keyColumns : table.primaryKey
+        let keySource = table.primaryKey.isEmpty ? "key_columns" : "primary key"
         let cursor = try spec.source.cursorColumn.map { try column($0, field: "source.cursor_column") }
         let tiebreaker: [SourceColumn]
         if let cursor {
@@ -70,22 +74,22 @@ public struct ExtractPlan: Sendable {
                 throw JobSpecError(field: "source.cursor_column",
                                    problem: "column \"\(cursor.name)\" has type \(cursor.declaredType), which has no ordering; choose a sortable column")
             }
-            let uniqueOnItsOwn = table.primaryKey == [cursor.name]
+            let uniqueOnItsOwn = uniqueKey == [cursor.name]
                 || (table.uniqueColumns.contains(cursor.name) && cursor.notNull)
             if uniqueOnItsOwn {
                 tiebreaker = []
-            } else if !table.primaryKey.isEmpty {
-                tiebreaker = try table.primaryKey.filter { $0 != cursor.name }.map { try column($0, field: "source.cursor_column") }
+            } else if !uniqueKey.isEmpty {
+                tiebreaker = try uniqueKey.filter { $0 != cursor.name }.map { try column($0, field: keySource == "key_columns" ? "key_columns" : "source.cursor_column") }
             } else {
                 throw JobSpecError(field: "source.cursor_column",
-                                   problem: "column \"\(cursor.name)\" is not unique and \(table.qualifiedName) has no primary key to break ties; use a unique cursor column or add a primary key")
+                                   problem: "column \"\(cursor.name)\" is not unique and \(table.qualifiedName) has no primary key to break ties; use a unique cursor column, add a primary key, or name unique key_columns")
             }
         } else {
-            guard !table.primaryKey.isEmpty else {
+            guard !uniqueKey.isEmpty else {
                 throw JobSpecError(field: "source.cursor_column",
                                    problem: "is required: \(table.qualifiedName) has no primary key, so a snapshot pass cannot page through it")
             }
-            tiebreaker = try table.primaryKey.map { try column($0, field: "source.cursor_column") }
+            tiebreaker = try uniqueKey.map { try column($0, field: "source.cursor_column") }
         }
         return ExtractPlan(table: table, projection: projection, cursor: cursor, tiebreaker: tiebreaker)
     }

@@ -1,0 +1,56 @@
+import Foundation
+
+/// A Postgres cluster of a test's own (scripts/pg-throwaway.sh), so it can be restarted
+/// mid-job without disturbing the other tests' server.
+final class PrivateServer {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let script = repository + "/scripts/pg-throwaway.sh"
+
+    /// initdb and pg_ctl are there (always under CI, which installs them).
+    static let isAvailable: Bool = {
+        if TestDatabase.isCI { return true }
+        return FileManager.default.isExecutableFile(atPath: "/usr/bin/pg_config")
+            || !((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []).isEmpty
+    }()
+
+    let directory: String
+    let port: Int
+    let dsn: String
+
+    init() throws {
+        let base = "/tmp/timbal-private-pg-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o755])
+        directory = base + "/cluster"
+        port = 55000 + Int.random(in: 0..<900)
+        dsn = try Self.script(["start", directory, String(port)]).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    deinit {
+        _ = try? Self.script(["stop", directory])
+        try? FileManager.default.removeItem(atPath: URL(fileURLWithPath: directory).deletingLastPathComponent().path)
+    }
+
+    /// `pg_ctl restart -m fast`: every session is dropped and the server comes back.
+    func restart() throws {
+        _ = try Self.script(["stop", directory])
+        _ = try Self.script(["start", directory, String(port)])
+    }
+
+    /// Runs the script through system(3): Foundation's Process can miss the exit of a child whose
+    /// grandchild (the postmaster) lives on, and hang in waitUntilExit.
+    @discardableResult
+    static func script(_ arguments: [String]) throws -> String {
+        let output = NSTemporaryDirectory() + "pg-throwaway-\(UUID().uuidString.prefix(8)).out"
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let quoted = ([script] + arguments).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        let status = system("bash \(quoted.joined(separator: " ")) > '\(output)' 2>&1 < /dev/null")
+        let text = (try? String(contentsOfFile: output, encoding: .utf8)) ?? ""
+        guard status == 0 else {
+            throw NSError(domain: "PrivateServer", code: Int(status),
+                          userInfo: [NSLocalizedDescriptionKey: "pg-throwaway.sh \(arguments.joined(separator: " ")) failed: \(text)"])
+        }
+        return text
+    }
+}
