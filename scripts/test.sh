@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 if [[ -z "${TIMBAL_TEST_PG_DSN:-}" ]]; then
     port=${TIMBAL_TEST_PG_PORT:-54329}
+    # Skip ports something already listens on (a developer's own server, say).
+    while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
     data=$(mktemp -d /tmp/timbal-test-pg.XXXXXX)
     trap 'scripts/pg-throwaway.sh stop "$data/cluster"; rm -rf "$data"' EXIT
     chmod 755 "$data"
