@@ -1,17 +1,17 @@
 import ConnectorCore
 import Dispatch
-import Foundation
 import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs blocking work (libpq, SQLite) on its own thread, off Swift's cooperative pool.
 enum BlockingThread {
     static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            let thread = Thread {
+            _ = OSThread(name: "timbal-job") {
                 do { continuation.resume(returning: try body()) } catch { continuation.resume(throwing: error) }
             }
-            thread.name = "timbal-job"
-            thread.start()
         }
     }
 }
@@ -39,7 +39,7 @@ final class SignalStopper: @unchecked Sendable {
 /// Logs progress at most once a second: rows, rows/s, ETA from the planner's estimate, cursor.
 final class ProgressReporter: @unchecked Sendable {
     private let logger: Logger
-    private var lastReport = Date.distantPast
+    private var lastReport = -Double.infinity
 
     init(logger: Logger, jobID: String) {
         var logger = logger
@@ -48,8 +48,8 @@ final class ProgressReporter: @unchecked Sendable {
     }
 
     func report(_ progress: ExtractProgress) {
-        let now = Date()
-        guard now.timeIntervalSince(lastReport) >= 1 else { return }
+        let now = monotonicSeconds()
+        guard now - lastReport >= 1 else { return }
         lastReport = now
         var metadata: Logger.Metadata = [
             "rows": "\(progress.rowsLanded)",
@@ -71,7 +71,7 @@ enum Summary {
         var parts = [
             "\(result.state.rawValue):", "job=\(result.jobID)", "table=\(result.destTable)",
             "rows=\(result.rowsLanded)", "total_rows=\(result.totalRowsLanded)", "batches=\(result.batches)",
-            String(format: "duration=%.2fs", result.durationSeconds),
+            "duration=\(twoDecimals(result.durationSeconds))s",
             "rows_per_sec=\(Int(result.rowsPerSecond))",
         ]
         if result.nullCursorRows > 0 { parts.append("null_cursor_rows=\(result.nullCursorRows)") }
@@ -80,4 +80,9 @@ enum Summary {
         if let checkpoint = result.checkpoint { parts.append("checkpoint=\(checkpoint.json.serialized())") }
         return parts.joined(separator: " ")
     }
+}
+
+/// Writes a line to stderr, unbuffered.
+func printError(_ line: String) {
+    writeToStandardError(line + "\n")
 }

@@ -1,6 +1,6 @@
 import ArgumentParser
 import ConnectorCore
-import Foundation
+import FoundationEssentials
 import Logging
 
 /// `timbal-connector extract`: runs one job with placement `local`, in the foreground.
@@ -40,7 +40,7 @@ struct ExtractCommand: AsyncParsableCommand {
         } catch let exit as ExitCode {
             throw exit
         } catch {
-            FileHandle.standardError.write("error: \(error)\n".data(using: .utf8)!)
+            printError("error: \(error)")
             throw ExitCode.failure
         }
     }

@@ -1,5 +1,8 @@
-import Foundation
+import ConnectorCore
 import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One line per event on stderr: `level=info msg="extract started" job.id=42 ...` (logfmt),
 /// or one JSON object per line. journald adds the timestamps.
@@ -33,7 +36,7 @@ struct LogfmtHandler: LogHandler {
         case .json:
             line = "{" + fields.map { "\(Self.jsonString($0)):\(Self.jsonString($1))" }.joined(separator: ",") + "}"
         }
-        FileHandle.standardError.write((line + "\n").data(using: .utf8)!)
+        writeToStandardError(line + "\n")
     }
 
     static func logfmtValue(_ value: String) -> String {
@@ -52,7 +55,12 @@ struct LogfmtHandler: LogHandler {
             case "\r": out += "\\r"
             case "\t": out += "\\t"
             default:
-                if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
+                if scalar.value < 0x20 {
+                    let hex = String(scalar.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
             }
         }
         return out + "\""

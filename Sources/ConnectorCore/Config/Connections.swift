@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One entry of `connections.json`. The DSN is a secret: it is never logged, sent or printed.
 public struct ConnectionSettings: Sendable {

@@ -1,4 +1,3 @@
-import Foundation
 import Logging
 import PostgresClient
 import SQLiteStore
@@ -14,7 +13,7 @@ public final class Extractor: @unchecked Sendable {
     private let clock: MonotonicClock
     private let retry: RetryPolicy
     private let stopFlag = StopFlag()
-    private let linkLock = NSLock()
+    private let linkLock = Condition()
     private var link: SourceLink?
 
     public init(spec: JobSpec, jobID: String, connection: ConnectionSettings, stateDir: String, logger: Logger,
@@ -34,15 +33,12 @@ public final class Extractor: @unchecked Sendable {
     /// in flight is cancelled. Safe from any thread.
     public func stop() {
         stopFlag.raise()
-        linkLock.lock()
-        let current = link
-        linkLock.unlock()
-        current?.cancel()
+        linkLock.withLock { link }?.cancel()
     }
 
     /// Runs the job to completion (or until stopped). Blocks: call it off the cooperative pool.
     public func run(onProgress: (ExtractProgress) -> Void = { _ in }) throws -> ExtractResult {
-        let started = Date()
+        let started = clock.now()
         guard spec.placement == .local else {
             throw JobSpecError(field: "placement", problem: "\"hosted\" needs the connector daemon; this run writes local KBs only")
         }
@@ -90,8 +86,8 @@ public final class Extractor: @unchecked Sendable {
                                        keyColumns: spec.keyColumns, jobID: jobID)
         let pipeline = FetchPipeline(plan: plan, link: sourceLink, start: start, batchRows: spec.batchRows,
                                      pacing: spec.pacing, retry: retry, clock: clock, stopFlag: stopFlag, logger: logger)
-        linkLock.lock(); link = sourceLink; linkLock.unlock()
-        defer { linkLock.lock(); link = nil; linkLock.unlock() }
+        linkLock.withLock { link = sourceLink }
+        defer { linkLock.withLock { link = nil } }
         if stopFlag.isRaised { sourceLink.cancel() }
 
         var rows: Int64 = 0, nullRows: Int64 = 0, batches = 0
@@ -106,7 +102,7 @@ public final class Extractor: @unchecked Sendable {
                 batches += 1
                 checkpoint = batch.checkpoint
                 logger.debug("batch landed", metadata: ["batch.rows": "\(batch.result.rowCount)", "cursor": "\(checkpoint?.summary ?? "")"])
-                onProgress(ExtractProgress(rowsLanded: rows, batches: batches, elapsedSeconds: Date().timeIntervalSince(started),
+                onProgress(ExtractProgress(rowsLanded: rows, batches: batches, elapsedSeconds: clock.now() - started,
                                            checkpoint: checkpoint, estimatedRows: table.estimatedRows))
             }
             pipeline.shutdown()
@@ -125,11 +121,11 @@ public final class Extractor: @unchecked Sendable {
         return ExtractResult(
             state: state, jobID: jobID, destTable: spec.destTable, rowsLanded: rows, totalRowsLanded: total,
             batches: batches, nullCursorRows: nullRows, nullCursorRowsSkipped: skippedNulls, resumedFrom: resumeFrom,
-            checkpoint: checkpoint, retries: pipeline.retries, durationSeconds: Date().timeIntervalSince(started))
+            checkpoint: checkpoint, retries: pipeline.retries, durationSeconds: clock.now() - started)
     }
 
     private func registerRun(kb: LocalKB, target: KBTarget, fresh: Bool) throws {
-        let now = LocalKB.now()
+        let now = utcTimestamp()
         if fresh {
             let insert = try kb.database.prepare(
                 """
@@ -153,7 +149,7 @@ public final class Extractor: @unchecked Sendable {
     private func markFinished(kb: LocalKB, state: ExtractResult.State, table: String) throws {
         let update = try kb.database.prepare(
             "UPDATE _timbal_jobs SET state = ?, target_table = ?, updated_at = ?, finished_at = ? WHERE job_id = ?")
-        let now = LocalKB.now()
+        let now = utcTimestamp()
         for (index, value) in [state.rawValue, table, now, now, jobID].enumerated() {
             try update.bind(.text(value), at: index + 1)
         }

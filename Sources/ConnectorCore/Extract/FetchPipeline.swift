@@ -1,4 +1,3 @@
-import Foundation
 import Logging
 import PostgresClient
 
@@ -27,8 +26,7 @@ final class FetchPipeline: @unchecked Sendable {
     private let stopFlag: StopFlag
     private let logger: Logger
     private let queue = Handoff<FetchedBatch>(capacity: 1)
-    private let done = DispatchSemaphore(value: 0)
-    private var started = false
+    private var thread: OSThread?
     private(set) var failure: Failure?
     /// Retries taken by this run, for the job's result.
     private(set) var retries = 0
@@ -48,9 +46,7 @@ final class FetchPipeline: @unchecked Sendable {
     }
 
     func start() {
-        started = true
-        let thread = Thread { [self] in
-            defer { done.signal() }
+        thread = OSThread(name: "timbal-fetch") { [self] in
             do {
                 try fetchAll()
             } catch {
@@ -58,8 +54,6 @@ final class FetchPipeline: @unchecked Sendable {
             }
             queue.finish()
         }
-        thread.name = "timbal-fetch"
-        thread.start()
     }
 
     /// The next batch, or nil when the source is exhausted, the run stopped, or fetching failed.
@@ -67,10 +61,10 @@ final class FetchPipeline: @unchecked Sendable {
 
     /// Stops the fetch thread and waits for it; `failure` is final afterwards.
     func shutdown() {
-        guard started else { return }
-        started = false
+        guard let running = thread else { return }
+        thread = nil
         queue.close()
-        done.wait()
+        running.join()
     }
 
     private func fetchAll() throws {
@@ -125,7 +119,7 @@ final class FetchPipeline: @unchecked Sendable {
         let delay = retry.delay(attempt: attempt)
         logger.warning("source read failed; retrying from the last checkpoint", metadata: [
             "attempt": "\(attempt)", "max_attempts": "\(retry.maxAttempts)",
-            "retry.delay_s": "\(String(format: "%.2f", delay))", "error": "\(error)"])
+            "retry.delay_s": "\(twoDecimals(delay))", "error": "\(error)"])
         if stopFlag.wait(seconds: delay) { return }
         if link.connection.isBroken || error.kind == .connect || error.kind == .connectionLost {
             do {

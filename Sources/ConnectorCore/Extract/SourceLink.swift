@@ -1,11 +1,10 @@
-import Foundation
 import PostgresClient
 
 /// The job's source connection, reopened after a transient failure. The fetch thread uses the
 /// connection; `cancel()` may be called from any thread to abort the statement in flight.
 final class SourceLink: @unchecked Sendable {
     private let open: () throws -> PostgresConnection
-    private let lock = NSLock()
+    private let lock = Condition()
     private var token: PostgresCancelToken?
     private(set) var connection: PostgresConnection
 
@@ -18,11 +17,10 @@ final class SourceLink: @unchecked Sendable {
     func reconnect() throws {
         let fresh = try open()
         connection = fresh
-        lock.lock(); token = fresh.cancelToken(); lock.unlock()
+        lock.withLock { token = fresh.cancelToken() }
     }
 
     func cancel() {
-        lock.lock(); let current = token; lock.unlock()
-        current?.cancel()
+        lock.withLock { token }?.cancel()
     }
 }

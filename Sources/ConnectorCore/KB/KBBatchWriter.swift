@@ -47,7 +47,7 @@ final class KBBatchWriter {
             }
             try saveCheckpoint.bind(checkpoint.map { .text($0.json.serialized()) } ?? .null, at: 1)
             try saveCheckpoint.bind(.integer(Int64(rows)), at: 2)
-            try saveCheckpoint.bind(.text(LocalKB.now()), at: 3)
+            try saveCheckpoint.bind(.text(utcTimestamp()), at: 3)
             try saveCheckpoint.bind(.text(jobID), at: 4)
             try saveCheckpoint.run()
         }

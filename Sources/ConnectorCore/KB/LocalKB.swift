@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SQLiteStore
 
 /// One local knowledge base: `<state-dir>/kb/<kb_id>.sqlite`, in WAL mode, holding the extracted
@@ -16,7 +16,7 @@ public final class LocalKB {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw KBError(field: "state-dir", problem: "cannot create \(directory): \(error.localizedDescription)")
+            throw KBError(field: "state-dir", problem: "cannot create \(directory): \(error)")
         }
         self.kbID = kbID
         database = try SQLiteDatabase(path: Self.path(stateDir: stateDir, kbID: kbID))
@@ -87,11 +87,5 @@ public final class LocalKB {
         let rows = try database.rows("SELECT count(*) FROM \(SQLIdentifier.quote(table))")
         if case .integer(let count)? = rows.first?.first { return count }
         return 0
-    }
-
-    static func now() -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date())
     }
 }

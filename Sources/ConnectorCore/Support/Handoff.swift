@@ -1,9 +1,7 @@
-import Foundation
-
 /// A bounded queue between two threads: `put` waits while it is full, `take` while it is empty.
-/// Closing it wakes both sides; what was queued can still be taken.
+/// Closing it wakes both sides.
 final class Handoff<Element>: @unchecked Sendable {
-    private let condition = NSCondition()
+    private let condition = Condition()
     private var items: [Element] = []
     private var closed = false
     private let capacity: Int
@@ -13,60 +11,68 @@ final class Handoff<Element>: @unchecked Sendable {
     /// False when the queue was closed (the consumer has gone away).
     @discardableResult
     func put(_ item: Element) -> Bool {
-        condition.lock(); defer { condition.unlock() }
-        while items.count >= capacity && !closed { condition.wait() }
-        if closed { return false }
-        items.append(item)
-        condition.broadcast()
-        return true
+        condition.withLock {
+            while items.count >= capacity && !closed { condition.wait() }
+            if closed { return false }
+            items.append(item)
+            condition.broadcast()
+            return true
+        }
     }
 
     /// Nil once the queue is closed and drained.
     func take() -> Element? {
-        condition.lock(); defer { condition.unlock() }
-        while items.isEmpty && !closed { condition.wait() }
-        if items.isEmpty { return nil }
-        let item = items.removeFirst()
-        condition.broadcast()
-        return item
+        condition.withLock {
+            while items.isEmpty && !closed { condition.wait() }
+            if items.isEmpty { return nil }
+            let item = items.removeFirst()
+            condition.broadcast()
+            return item
+        }
     }
 
+    /// Close for the consumer: drops what is queued and wakes a waiting producer.
     func close() {
-        condition.lock(); defer { condition.unlock() }
-        closed = true
-        items.removeAll()
-        condition.broadcast()
+        condition.withLock {
+            closed = true
+            items.removeAll()
+            condition.broadcast()
+        }
     }
 
     /// Close for the producer: the consumer drains what is queued, then sees the end.
     func finish() {
-        condition.lock(); defer { condition.unlock() }
-        closed = true
-        condition.broadcast()
+        condition.withLock {
+            closed = true
+            condition.broadcast()
+        }
     }
 }
 
-/// A flag set once from any thread; waits on it end early when it is raised.
-final class StopFlag: @unchecked Sendable {
-    private let condition = NSCondition()
+/// A flag raised once from any thread; waits on it end early when it is raised.
+public final class StopFlag: @unchecked Sendable {
+    private let condition = Condition()
     private var raised = false
 
-    var isRaised: Bool { condition.lock(); defer { condition.unlock() }; return raised }
+    public init() {}
 
-    func raise() {
-        condition.lock()
-        raised = true
-        condition.broadcast()
-        condition.unlock()
+    public var isRaised: Bool { condition.withLock { raised } }
+
+    public func raise() {
+        condition.withLock {
+            raised = true
+            condition.broadcast()
+        }
     }
 
     /// Sleeps up to `seconds`; true if the flag was raised meanwhile.
-    func wait(seconds: Double) -> Bool {
-        condition.lock(); defer { condition.unlock() }
-        let deadline = Date(timeIntervalSinceNow: seconds)
-        while !raised {
-            if !condition.wait(until: deadline) { break }
+    public func wait(seconds: Double) -> Bool {
+        let deadline = monotonicSeconds() + seconds
+        return condition.withLock {
+            while !raised {
+                if !condition.wait(until: deadline) { break }
+            }
+            return raised
         }
-        return raised
     }
 }
