@@ -6,10 +6,15 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "timbal-connector", targets: ["timbal-connector"]),
+        .executable(name: "timbal-devplane", targets: ["timbal-devplane"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.20.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.6.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-websocket.git", from: "1.6.0"),
     ],
     targets: [
         .systemLibrary(
@@ -32,10 +37,48 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "ChannelProtocol",
+            dependencies: ["ConnectorCore"]
+        ),
+        .target(
+            name: "ConnectorDaemon",
+            dependencies: [
+                "ConnectorCore",
+                "ChannelProtocol",
+                "PostgresClient",
+                "SQLiteStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "WSClient", package: "swift-websocket"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "DevPlane",
+            dependencies: [
+                "ConnectorCore",
+                "ChannelProtocol",
+                "SQLiteStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "timbal-devplane",
+            dependencies: [
+                "DevPlane",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "timbal-connector",
             dependencies: [
                 "ConnectorCore",
+                "ConnectorDaemon",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -43,7 +86,7 @@ let package = Package(
         .testTarget(name: "ConnectorCoreTests", dependencies: ["ConnectorCore"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["ConnectorCore", "PostgresClient", "SQLiteStore"]
+            dependencies: ["ConnectorCore", "PostgresClient", "SQLiteStore", "ChannelProtocol", "DevPlane", "ConnectorDaemon"]
         ),
     ]
 )

@@ -131,3 +131,14 @@ public final class SQLiteStatement {
         if code != SQLITE_OK { throw database.error(code, sql: sql) }
     }
 }
+
+extension SQLiteStatement {
+    public func columnName(at column: Int) -> String {
+        String(cString: sqlite3_column_name(handle, Int32(column)))
+    }
+
+    /// The declared type of a result column that comes straight from a table column.
+    public func declaredType(at column: Int) -> String? {
+        sqlite3_column_decltype(handle, Int32(column)).map { String(cString: $0) }
+    }
+}

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConnectorDaemon
 
 /// The connector's command line: one subcommand per job an operator has.
 @main
@@ -7,9 +8,9 @@ struct TimbalConnector: AsyncParsableCommand {
         commandName: "timbal-connector",
         abstract: "Feeds Timbal knowledge bases from your databases.",
         version: ConnectorVersion.current,
-        subcommands: [ExtractCommand.self])
+        subcommands: [RunCommand.self, EnrollCommand.self, ExtractCommand.self, JobsCommand.self])
 }
 
 enum ConnectorVersion {
-    static let current = "0.1.0"
+    static let current = SystemInfo.version
 }

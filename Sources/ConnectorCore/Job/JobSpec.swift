@@ -24,6 +24,14 @@ public struct JobSpec: Sendable, Equatable {
     public var pacing: Pacing
     public var placement: Placement
 
+    /// The connector capabilities this job needs (CONTRACT.md section 1).
+    public var requiredCapabilities: [String] {
+        var needed = ["source:\(source.kind)"]
+        if placement == .local { needed.append("kb:local") }
+        if source.cursorColumn == nil { needed.append("extract:snapshot") }
+        return needed
+    }
+
     /// The batch size this connector uses: the request, or the default for 0, capped at `maxBatchRows`.
     public var batchRows: Int {
         let wanted = requestedBatchRows == 0 ? Self.defaultBatchRows : requestedBatchRows

@@ -2,5 +2,9 @@
 public struct KBError: Error, CustomStringConvertible, Sendable {
     public let field: String
     public let problem: String
+    public init(field: String, problem: String) {
+        self.field = field
+        self.problem = problem
+    }
     public var description: String { "\(field): \(problem)" }
 }

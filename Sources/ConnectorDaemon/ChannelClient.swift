@@ -1,0 +1,177 @@
+import ChannelProtocol
+import ConnectorCore
+import HTTPTypes
+import Logging
+import NIOCore
+import ServiceLifecycle
+import WSClient
+
+/// Holds the one channel to the control plane open: dials out with the credential, says hello,
+/// heartbeats, hands commands to the job runner, sends what the outbox holds, and redials with
+/// jittered exponential backoff when the channel drops.
+public final class ChannelClient: Service, @unchecked Sendable {
+    private let config: DaemonConfig
+    private let credential: Credential
+    private let store: StateStore
+    private let outbox: Outbox
+    private let runner: JobRunner
+    private let logger: Logger
+    private let lock = Condition()
+    private var up = false
+    private var reconnects = 0
+
+    /// Largest message accepted on the channel (hosted batches are large).
+    public static let maxMessageBytes = 64 << 20
+
+    public init(config: DaemonConfig, credential: Credential, store: StateStore, outbox: Outbox, runner: JobRunner, logger: Logger) {
+        self.config = config
+        self.credential = credential
+        self.store = store
+        self.outbox = outbox
+        self.runner = runner
+        self.logger = logger
+    }
+
+    public var isUp: Bool { lock.withLock { up } }
+    public var reconnectCount: Int { lock.withLock { reconnects } }
+
+    public func run() async throws {
+        let retry = RetryPolicy(maxAttempts: .max, baseDelay: 0.5, maxDelay: 30)
+        var attempt = 0
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            var refused: String?
+            do {
+                let close = try await cancelWhenGracefulShutdown { try await self.session() }
+                if let close, close.closeCode == .policyViolation {
+                    refused = close.reason ?? "policy violation"
+                }
+                attempt = close == nil ? attempt : 0
+            } catch {
+                logger.warning("channel error", metadata: ["error": "\(error)"])
+            }
+            setUp(false)
+            if Task.isCancelled || Task.isShuttingDownGracefully { break }
+            attempt += 1
+            let delay = retry.delay(attempt: attempt)
+            if let refused {
+                logger.error("control plane refused the channel: \(refused); check the credential (re-enroll with `timbal-connector enroll`)",
+                             metadata: ["retry.delay_s": "\(twoDecimals(delay))"])
+            } else {
+                logger.warning("channel down", metadata: ["retry.delay_s": "\(twoDecimals(delay))", "url": "\(config.channelURL())"])
+            }
+            lock.withLock { reconnects += 1 }
+            try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+        }
+    }
+
+    private func setUp(_ value: Bool) { lock.withLock { up = value } }
+
+    private func session() async throws -> WebSocketCloseFrame? {
+        var configuration = WebSocketClientConfiguration()
+        configuration.maxFrameSize = Self.maxMessageBytes
+        configuration.additionalHeaders = [.authorization: "Bearer \(credential.secret)"]
+        configuration.autoPing = .disabled
+        return try await WebSocketClient.connect(url: config.channelURL(), configuration: configuration, logger: quietLogger) {
+            inbound, outbound, _ in
+            try await self.converse(inbound: inbound, outbound: outbound)
+        }
+    }
+
+    /// NIO's own logs stay quiet unless the daemon runs at trace level.
+    private var quietLogger: Logger {
+        var quiet = logger
+        quiet.logLevel = max(logger.logLevel, .warning)
+        return quiet
+    }
+
+    private func converse(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+        let hello = Hello(name: config.name, hostname: DaemonConfig.hostName(), os: SystemInfo.os, arch: SystemInfo.arch,
+                          version: SystemInfo.version, capabilities: Capabilities.all)
+        try await outbound.write(.text(ChannelMessage.hello(hello).encoded()))
+        var messages = inbound.messages(maxSize: Self.maxMessageBytes).makeAsyncIterator()
+        guard let first = try await messages.next() else { return }
+        guard case .text(let text) = first, case .welcome(let connectorID, let heartbeat)? = try ChannelMessage.decode(text) else {
+            if case .text(let text) = first, case .error(let code, let message)? = try? ChannelMessage.decode(text) {
+                logger.error("control plane refused the channel: \(code): \(message)")
+            }
+            return
+        }
+        setUp(true)
+        logger.info("channel up", metadata: ["connector.id": "\(connectorID)", "url": "\(config.channelURL())"])
+        // Everything the plane has not acknowledged goes out again; it applies each fact once.
+        outbox.dropFrames()
+        for jobID in try store.unacknowledgedJobs() { outbox.reportChanged(jobID: jobID) }
+        runner.channelUp()
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.writeOutbox(outbound) }
+            group.addTask {
+                while !Task.isCancelled {
+                    try await Task.sleep(for: .seconds(max(1, min(heartbeat, self.config.heartbeatSeconds))))
+                    try await outbound.write(.text(ChannelMessage.heartbeat.encoded()))
+                }
+            }
+            // Read until the channel closes, then stop the writer and the heartbeat with it.
+            defer { group.cancelAll() }
+            while let message = try await messages.next() {
+                guard case .text(let text) = message else { continue }
+                do {
+                    if let decoded = try ChannelMessage.decode(text) { self.handle(decoded) }
+                } catch {
+                    self.logger.warning("unreadable message from the control plane", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+    }
+
+    private func writeOutbox(_ outbound: WebSocketOutboundWriter) async throws {
+        for await _ in outbox.subscribe() {
+            for item in outbox.drain() {
+                switch item {
+                case .report(let jobID):
+                    if let report = try store.report(jobID: jobID) {
+                        try await outbound.write(.text(ChannelMessage.jobReport(report).encoded()))
+                    }
+                case .frame(let frame):
+                    try await outbound.write(.text(frame))
+                }
+            }
+        }
+    }
+
+    private func handle(_ message: ChannelMessage) {
+        switch message {
+        case .dispatch(let jobID, let spec, let resume):
+            runner.dispatch(jobID: jobID, spec: spec, resume: resume)
+        case .stop(let jobID):
+            runner.stop(jobID: jobID)
+        case .reportAck(let jobID, let seq):
+            try? store.acknowledge(jobID: jobID, reportSeq: seq)
+        case .batchAck(let jobID, let seq):
+            runner.acknowledgeBatch(jobID: jobID, seq: seq)
+        case .resume(let position):
+            runner.resume(position)
+        case .error(let code, let text):
+            logger.error("control plane error", metadata: ["code": "\(code)", "message": "\(text)"])
+        default:
+            logger.debug("ignored message", metadata: ["type": "\(message.type)"])
+        }
+    }
+}
+
+/// What the connector reports about the host it runs on.
+public enum SystemInfo {
+    public static let version = "0.2.0"
+    #if os(Linux)
+    public static let os = "linux"
+    #else
+    public static let os = "darwin"
+    #endif
+    #if arch(x86_64)
+    public static let arch = "x86_64"
+    #elseif arch(arm64)
+    public static let arch = "arm64"
+    #else
+    public static let arch = "unknown"
+    #endif
+}

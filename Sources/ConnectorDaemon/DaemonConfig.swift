@@ -1,0 +1,94 @@
+import ConnectorCore
+import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `config.json` of the daemon. Every key is optional except `control_plane_url`; see docs/configuration.md.
+public struct DaemonConfig: Sendable {
+    /// Base URL of the control plane, e.g. `https://platform.timbal.ai` or `http://127.0.0.1:8080`.
+    public var controlPlaneURL: String
+    /// Name shown on the platform (default: the host name).
+    public var name: String
+    /// Where the credential, the state DB and local KBs live.
+    public var stateDir: String
+    /// Path of `connections.json` (relative paths are relative to the config file).
+    public var connectionsPath: String
+    /// Jobs that run at once; more wait their turn.
+    public var maxConcurrentJobs: Int
+    /// Seconds between heartbeats on the channel.
+    public var heartbeatSeconds: Int
+    /// Hosted batches sent but not yet acknowledged, at most.
+    public var hostedWindow: Int
+
+    public static let defaultStateDir = "/var/lib/timbal-connector"
+
+    public init(controlPlaneURL: String, name: String = DaemonConfig.hostName(), stateDir: String = DaemonConfig.defaultStateDir,
+                connectionsPath: String = "connections.json", maxConcurrentJobs: Int = 2, heartbeatSeconds: Int = 10,
+                hostedWindow: Int = 4) {
+        self.controlPlaneURL = controlPlaneURL
+        self.name = name
+        self.stateDir = stateDir
+        self.connectionsPath = connectionsPath
+        self.maxConcurrentJobs = maxConcurrentJobs
+        self.heartbeatSeconds = heartbeatSeconds
+        self.hostedWindow = hostedWindow
+    }
+
+    public static func load(path: String) throws -> DaemonConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError(file: path, key: "", problem: "cannot read the file (missing or not readable)")
+        }
+        let document: JSONValue
+        do { document = try JSONParser.parse(Array(data)) } catch {
+            throw ConfigError(file: path, key: "", problem: "\(error)")
+        }
+        guard case .object = document else { throw ConfigError(file: path, key: "", problem: "expected an object") }
+        func string(_ key: String) throws -> String? {
+            guard let value = document[key], value != .null else { return nil }
+            guard case .string(let text) = value, !text.isEmpty else { throw ConfigError(file: path, key: key, problem: "expected a non-empty string") }
+            return text
+        }
+        func integer(_ key: String, _ fallback: Int, min: Int) throws -> Int {
+            guard let value = document[key], value != .null else { return fallback }
+            guard case .number(let text) = value, let number = Int(text), number >= min else {
+                throw ConfigError(file: path, key: key, problem: "expected a whole number >= \(min)")
+            }
+            return number
+        }
+        guard let url = try string("control_plane_url") else { throw ConfigError(file: path, key: "control_plane_url", problem: "is required") }
+        guard url.hasPrefix("http://") || url.hasPrefix("https://") || url.hasPrefix("ws://") || url.hasPrefix("wss://") else {
+            throw ConfigError(file: path, key: "control_plane_url", problem: "expected an http(s):// or ws(s):// URL, got \"\(url)\"")
+        }
+        let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        var connections = try string("connections") ?? "connections.json"
+        if !connections.hasPrefix("/") { connections = directory + "/" + connections }
+        return DaemonConfig(
+            controlPlaneURL: url, name: try string("name") ?? hostName(), stateDir: try string("state_dir") ?? defaultStateDir,
+            connectionsPath: connections, maxConcurrentJobs: try integer("max_concurrent_jobs", 2, min: 1),
+            heartbeatSeconds: try integer("heartbeat_s", 10, min: 1), hostedWindow: try integer("hosted_window", 4, min: 1))
+    }
+
+    public static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        gethostname(&buffer, buffer.count)
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// The channel URL: the base URL with ws(s) and `/v1/connect/<path>`.
+    public func channelURL(_ path: String = "channel") -> String {
+        var base = controlPlaneURL
+        if base.hasPrefix("http://") { base = "ws://" + base.dropFirst(7) }
+        if base.hasPrefix("https://") { base = "wss://" + base.dropFirst(8) }
+        while base.hasSuffix("/") { base.removeLast() }
+        return base + "/v1/connect/" + path
+    }
+}
+
+/// A problem in a config file: the file, the key and what is wrong.
+public struct ConfigError: Error, CustomStringConvertible, Sendable {
+    public let file: String
+    public let key: String
+    public let problem: String
+    public var description: String { key.isEmpty ? "\(file): \(problem)" : "\(file): \(key): \(problem)" }
+}

@@ -1,0 +1,119 @@
+import ChannelProtocol
+import ConnectorCore
+import Logging
+import PostgresClient
+
+/// Lands a hosted job's batches on the control plane: each batch goes over the channel with a
+/// sequence number and the checkpoint it completes; the checkpoint counts as committed only once
+/// the plane acknowledges the batch. At most `window` batches are unacknowledged, so a slow plane
+/// slows the extract instead of filling memory. Unacknowledged batches are resent after a reconnect.
+public final class HostedSink: BatchSink, @unchecked Sendable {
+    private let spec: JobSpec
+    private let jobID: String
+    private let outbox: Outbox
+    private let window: Int
+    private let stopFlag: StopFlag
+    private let lock = Condition()
+    private var unacked: [(seq: Int64, frame: String, checkpoint: Checkpoint?, rows: Int64)] = []
+    private var nextSeq: Int64
+    private var landedRows: Int64
+    private var committed: Checkpoint?
+    private var columns: [HostedBatch.Column] = []
+    private var kinds: [ColumnKind] = []
+    private let onCommit: @Sendable (Checkpoint?, Int64) -> Void
+
+    /// `resume` is where the plane says this job stands (its last landed batch).
+    public init(spec: JobSpec, jobID: String, resume: HostedResume?, outbox: Outbox, window: Int, stopFlag: StopFlag,
+                onCommit: @escaping @Sendable (Checkpoint?, Int64) -> Void) throws {
+        self.spec = spec
+        self.jobID = jobID
+        self.outbox = outbox
+        self.window = max(1, window)
+        self.stopFlag = stopFlag
+        self.onCommit = onCommit
+        nextSeq = (resume?.seq ?? 0) + 1
+        landedRows = resume?.rowsLanded ?? 0
+        committed = try resume?.checkpoint.map { try Checkpoint.decode($0, field: "resume.checkpoint") }
+    }
+
+    public func committedCheckpoint() throws -> Checkpoint? { committed }
+
+    public func open(plan: ExtractPlan) throws {
+        columns = plan.projection.map { HostedBatch.Column(name: $0.name, dataType: $0.declaredType, kbType: $0.kind.sqliteType) }
+        kinds = plan.projection.map(\.kind)
+    }
+
+    public func land(_ batch: PostgresResult, checkpoint: Checkpoint?) throws {
+        let rows = (0..<batch.rowCount).map { JSONCells.row(batch, $0, kinds: kinds) }
+        try send(rows: rows, checkpoint: checkpoint, final: false)
+    }
+
+    private func send(rows: [[JSONValue]], checkpoint: Checkpoint?, final: Bool) throws {
+        let frame: String = lock.withLock {
+            let message = ChannelMessage.batch(HostedBatch(
+                jobID: jobID, seq: nextSeq, kbID: spec.kbID, destTable: spec.destTable, mode: spec.mode.rawValue,
+                keyColumns: spec.keyColumns, columns: columns, rows: rows, checkpoint: checkpoint?.json, final: final))
+            let text = message.encoded()
+            unacked.append((nextSeq, text, checkpoint, Int64(rows.count)))
+            nextSeq += 1
+            return text
+        }
+        outbox.send(frame)
+        // Backpressure: wait while the window is full.
+        try lock.withLock {
+            while unacked.count >= window {
+                if stopFlag.isRaised { throw HostedSinkError.stopped }
+                lock.wait(until: monotonicSeconds() + 0.2)
+            }
+        }
+    }
+
+    /// The plane landed batch `seq` (and every one before it).
+    public func acknowledge(seq: Int64) {
+        let commit: (Checkpoint?, Int64)? = lock.withLock {
+            var last: (Checkpoint?, Int64)?
+            while let first = unacked.first, first.seq <= seq {
+                unacked.removeFirst()
+                landedRows += first.rows
+                committed = first.checkpoint ?? committed
+                last = (committed, landedRows)
+            }
+            lock.broadcast()
+            return last
+        }
+        if let commit { onCommit(commit.0, commit.1) }
+    }
+
+    /// A new channel is up: send again what the plane has not acknowledged (it lands each seq once).
+    public func resendUnacknowledged() {
+        let frames = lock.withLock { unacked.map(\.frame) }
+        frames.forEach(outbox.send)
+    }
+
+    public func close(state: ExtractResult.State) throws {
+        if state == .completed {
+            // An empty final batch tells the plane the job's data is complete (a replace swaps then).
+            try send(rows: [], checkpoint: committedOrLast(), final: true)
+        }
+        // Wait for every batch to be acknowledged; a stop waits a little, best effort.
+        let deadline = monotonicSeconds() + (state == .completed ? .infinity : 5)
+        try lock.withLock {
+            while !unacked.isEmpty {
+                if state == .completed && stopFlag.isRaised { throw HostedSinkError.stopped }
+                if monotonicSeconds() > deadline { return }
+                lock.wait(until: min(deadline, monotonicSeconds() + 0.2))
+            }
+        }
+    }
+
+    private func committedOrLast() -> Checkpoint? {
+        lock.withLock { unacked.last?.checkpoint ?? committed }
+    }
+
+    public func totalRowsLanded() throws -> Int64 { lock.withLock { landedRows } }
+}
+
+enum HostedSinkError: Error, CustomStringConvertible {
+    case stopped
+    var description: String { "stopped while waiting for the control plane to acknowledge batches" }
+}

@@ -1,0 +1,63 @@
+import ConnectorCore
+
+/// What the daemon has to say on the channel: job reports (coalesced: only a job's latest state is
+/// sent) and frames (hosted batches, requests) in order. Filled from any thread; drained by the
+/// channel's writer while a channel is up. Survives reconnects: the daemon refills it from the
+/// state DB and the hosted sinks' unacknowledged batches when a new channel opens.
+public final class Outbox: @unchecked Sendable {
+    public enum Item: Sendable {
+        case report(jobID: String)
+        case frame(String)
+    }
+
+    private let lock = Condition()
+    private var dirtyJobs: [String] = []
+    private var frames: [String] = []
+    private var doorbell: AsyncStream<Void>.Continuation?
+
+    public init() {}
+
+    /// The job's state changed; its latest report will be sent.
+    public func reportChanged(jobID: String) {
+        lock.withLock {
+            if !dirtyJobs.contains(jobID) { dirtyJobs.append(jobID) }
+        }
+        ring()
+    }
+
+    /// Queues a frame to send as is.
+    public func send(_ frame: String) {
+        lock.withLock { frames.append(frame) }
+        ring()
+    }
+
+    /// Drops queued frames (a channel went down; their owners requeue what still matters).
+    public func dropFrames() {
+        lock.withLock { frames.removeAll() }
+    }
+
+    /// Takes everything queued: reports first (they are small and tell the plane where jobs are).
+    public func drain() -> [Item] {
+        lock.withLock {
+            let items = dirtyJobs.map { Item.report(jobID: $0) } + frames.map { Item.frame($0) }
+            dirtyJobs.removeAll()
+            frames.removeAll()
+            return items
+        }
+    }
+
+    /// A stream that yields whenever something is queued; one per channel session.
+    public func subscribe() -> AsyncStream<Void> {
+        let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        lock.withLock {
+            doorbell?.finish()
+            doorbell = continuation
+        }
+        continuation.yield()
+        return stream
+    }
+
+    private func ring() {
+        lock.withLock { doorbell }?.yield()
+    }
+}

@@ -1,0 +1,100 @@
+import ChannelProtocol
+import ConnectorCore
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+
+/// The plane's side of the connector channel (`/v1/connect/channel`) and of enrollment (`/v1/connect/enroll`).
+struct ChannelEndpoint: Sendable {
+    let store: PlaneStore
+    let hostedKBs: HostedKBs
+    let hub: ConnectorHub
+    let logger: Logger
+
+    static let maxMessageBytes = 64 << 20
+
+    static func bearer(_ request: Request) -> String? {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { return nil }
+        return String(header.dropFirst(7))
+    }
+
+    func enroll(request: Request, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+        var messages = inbound.messages(maxSize: 1 << 16).makeAsyncIterator()
+        guard case .text(let text)? = try await messages.next(), case .enroll(let enroll)? = try ChannelMessage.decode(text) else { return }
+        guard let token = Self.bearer(request), let enrolled = try store.enroll(token: token, name: enroll.name, hostname: enroll.hostname) else {
+            try await outbound.write(.text(ChannelMessage.error(code: "invalid_token", message: "the enrollment token is unknown, used or expired").encoded()))
+            return
+        }
+        logger.info("connector enrolled", metadata: ["connector.id": "\(enrolled.connectorID)", "name": "\(enroll.name)"])
+        try await outbound.write(.text(ChannelMessage.enrolled(connectorID: enrolled.connectorID, credential: enrolled.credential).encoded()))
+    }
+
+    func channel(request: Request, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
+        guard let secret = Self.bearer(request), let connector = try store.connector(credential: secret) else {
+            logger.warning("channel refused: invalid credential")
+            try await outbound.write(.text(ChannelMessage.error(code: "unauthorized", message: "invalid credential").encoded()))
+            try await outbound.close(.policyViolation, reason: "invalid credential")
+            return
+        }
+        var messages = inbound.messages(maxSize: Self.maxMessageBytes).makeAsyncIterator()
+        guard case .text(let text)? = try await messages.next(), case .hello(let hello)? = try ChannelMessage.decode(text) else { return }
+        guard hello.protocolVersion == channelProtocolVersion else {
+            try await outbound.write(.text(ChannelMessage.error(code: "unsupported_protocol",
+                                                                message: "this plane speaks protocol \(channelProtocolVersion), not \(hello.protocolVersion)").encoded()))
+            try await outbound.close(.policyViolation, reason: "unsupported protocol")
+            return
+        }
+        let connectorID = connector.id
+        try store.recordHello(connectorID: connectorID, hello)
+        let session = await hub.register(connectorID, outbound: outbound)
+        logger.info("connector connected", metadata: ["connector.id": "\(connectorID)", "name": "\(hello.name)", "version": "\(hello.version)"])
+        do {
+            try await outbound.write(.text(ChannelMessage.welcome(connectorID: connectorID, heartbeatSeconds: 10).encoded()))
+            // Jobs dispatched while it was away (or whose dispatch was lost) go out again; it runs each job id once.
+            for job in try store.openJobs(connectorID: connectorID) {
+                try await outbound.write(.text(try dispatchMessage(job).encoded()))
+            }
+            while let message = try await messages.next() {
+                guard case .text(let text) = message else { continue }
+                guard let decoded = try? ChannelMessage.decode(text) else { continue }
+                try await handle(decoded, connectorID: connectorID, outbound: outbound)
+            }
+        } catch {
+            logger.warning("channel error", metadata: ["connector.id": "\(connectorID)", "error": "\(error)"])
+        }
+        await hub.unregister(connectorID, session: session)
+        logger.info("connector disconnected", metadata: ["connector.id": "\(connectorID)"])
+    }
+
+    func dispatchMessage(_ job: PlaneStore.JobRow) throws -> ChannelMessage {
+        let resume = job.placement == "hosted" ? try hostedKBs.position(jobID: job.id, kbID: job.kbID) : nil
+        return .dispatch(jobID: job.id, spec: try JSONParser.parse(job.spec), resume: resume)
+    }
+
+    private func handle(_ message: ChannelMessage, connectorID: String, outbound: WebSocketOutboundWriter) async throws {
+        switch message {
+        case .heartbeat:
+            try store.touch(connectorID: connectorID)
+        case .jobReport(let report):
+            try store.apply(report, connectorID: connectorID)
+            try await outbound.write(.text(ChannelMessage.reportAck(jobID: report.jobID, reportSeq: report.reportSeq).encoded()))
+        case .batch(let batch):
+            do {
+                try hostedKBs.land(batch)
+                try await outbound.write(.text(ChannelMessage.batchAck(jobID: batch.jobID, seq: batch.seq).encoded()))
+            } catch {
+                logger.error("hosted batch refused", metadata: ["job.id": "\(batch.jobID)", "error": "\(error)"])
+                try store.apply(JobReport(jobID: batch.jobID, reportSeq: Int64.max - 1, state: .failed, message: "hosted KB: \(error)"),
+                                connectorID: connectorID)
+                try await outbound.write(.text(ChannelMessage.stop(jobID: batch.jobID).encoded()))
+            }
+        case .resumeRequest(let jobID):
+            let kbID = try store.job(id: jobID, connectorID: connectorID)?.kbID
+            let position = try kbID.flatMap { try hostedKBs.position(jobID: jobID, kbID: $0) }
+                ?? HostedResume(jobID: jobID, seq: 0, checkpoint: nil, rowsLanded: 0)
+            try await outbound.write(.text(ChannelMessage.resume(position).encoded()))
+        default:
+            break
+        }
+    }
+}

@@ -1,0 +1,32 @@
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// The development control plane: the platform's job routes, the connector channel and hosted KBs,
+/// on one machine, for tests, the demo and local development.
+public enum DevPlane {
+    /// Builds the application; `onRunning` receives the bound port (useful with port 0).
+    public static func application(config: DevPlaneConfig, logger: Logger,
+                                   onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
+        let store = try PlaneStore(dataDir: config.dataDir)
+        let hostedKBs = try HostedKBs(dataDir: config.dataDir)
+        let hub = ConnectorHub()
+        let channel = ChannelEndpoint(store: store, hostedKBs: hostedKBs, hub: hub, logger: logger)
+        let router = Router(context: BasicWebSocketRequestContext.self)
+        PlaneRoutes(config: config, store: store, hostedKBs: hostedKBs, hub: hub, channel: channel).register(on: router)
+        router.ws("/v1/connect/channel") { inbound, outbound, context in
+            try await channel.channel(request: context.request, inbound: inbound, outbound: outbound)
+        }
+        router.ws("/v1/connect/enroll") { inbound, outbound, context in
+            try await channel.enroll(request: context.request, inbound: inbound, outbound: outbound)
+        }
+        return Application(
+            router: router,
+            server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(maxFrameSize: ChannelEndpoint.maxMessageBytes)),
+            configuration: .init(address: .hostname(config.host, port: config.port), serverName: "timbal-devplane"),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? config.port) },
+            logger: logger)
+    }
+}

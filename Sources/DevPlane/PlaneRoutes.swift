@@ -1,0 +1,184 @@
+import ChannelProtocol
+import ConnectorCore
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import Logging
+
+/// The platform's public routes, as the development plane serves them (CONTRACT.md sections 1 and 2).
+struct PlaneRoutes: Sendable {
+    let config: DevPlaneConfig
+    let store: PlaneStore
+    let hostedKBs: HostedKBs
+    let hub: ConnectorHub
+    let channel: ChannelEndpoint
+
+    func register(on router: Router<BasicWebSocketRequestContext>) {
+        router.get("/healthz") { _, _ in JSONResponse.make(.object([("status", .string("ok"))])) }
+        let admin = router.group().add(middleware: AdminAuth(token: config.adminToken))
+        admin.post("/orgs/:org/connectors/enrollment-tokens") { request, context in try await mintToken(request, context) }
+        admin.get("/orgs/:org/connectors") { _, context in try await listConnectors(context) }
+        admin.get("/orgs/:org/connectors/jobs") { request, context in try await listJobs(request, context) }
+        admin.get("/orgs/:org/connectors/:connector") { _, context in try await showConnector(context) }
+        admin.post("/orgs/:org/connectors/:connector/jobs") { request, context in try await dispatch(request, context) }
+        admin.get("/orgs/:org/connectors/:connector/jobs/:job") { _, context in try await showJob(context) }
+        admin.post("/orgs/:org/connectors/:connector/jobs/:job/stop") { _, context in try await stop(context) }
+        admin.post("/k2/:kb/query") { request, context in try await query(request, context) }
+    }
+
+    private func org(_ context: some RequestContext) throws -> String? {
+        let org = try context.parameters.require("org")
+        return config.orgs.contains(org) ? org : nil
+    }
+
+    private func mintToken(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        guard let org = try org(context) else { return JSONResponse.error(.notFound, "org not found") }
+        let body = try await JSONResponse.body(request)
+        var ttl = 86_400
+        if let value = body["ttl_seconds"], value != .null {
+            guard case .number(let text) = value, let seconds = Int(text), seconds > 0, seconds <= 30 * 86_400 else {
+                return JSONResponse.error(.badRequest, "ttl_seconds: must be between 1 and 2592000 (30 days)")
+            }
+            ttl = seconds
+        }
+        let minted = try store.mintEnrollmentToken(org: org, ttlSeconds: ttl)
+        return JSONResponse.make(.object([("token_id", .string(minted.id)), ("token", .string(minted.token)),
+                                          ("expires_at", .string(minted.expiresAt))]), status: .created)
+    }
+
+    private func view(_ connector: PlaneStore.ConnectorRow) async -> JSONValue {
+        let connected = await hub.isConnected(connector.id)
+        var online = false
+        if connected, let seen = connector.lastSeenAt, let date = ISO8601DateFormatter.withFraction.date(from: seen) {
+            online = Date().timeIntervalSince(date) <= config.onlineWindowSeconds
+        }
+        return .object([
+            ("id", .string(connector.id)), ("capabilities", .array(connector.capabilities.map(JSONValue.string))),
+            ("connected", .bool(connected)), ("online", .bool(online)), ("enrolled_at", .string(connector.enrolledAt)),
+            ("name", .optional(connector.name)), ("hostname", .optional(connector.hostname)), ("os", .optional(connector.os)),
+            ("arch", .optional(connector.arch)), ("version", .optional(connector.version)),
+            ("last_seen_at", .optional(connector.lastSeenAt)),
+        ])
+    }
+
+    private func listConnectors(_ context: some RequestContext) async throws -> Response {
+        guard let org = try org(context) else { return JSONResponse.error(.notFound, "org not found") }
+        var views: [JSONValue] = []
+        for connector in try store.connectors(org: org) { views.append(await view(connector)) }
+        return JSONResponse.make(.object([("connectors", .array(views))]))
+    }
+
+    private func showConnector(_ context: some RequestContext) async throws -> Response {
+        guard let org = try org(context) else { return JSONResponse.error(.notFound, "org not found") }
+        let id = try context.parameters.require("connector")
+        guard let connector = try store.connector(id: id, org: org) else { return JSONResponse.error(.notFound, "connector \(id) not found") }
+        return JSONResponse.make(await view(connector))
+    }
+
+    static func view(_ job: PlaneStore.JobRow) -> JSONValue {
+        var members: [(String, JSONValue)] = [
+            ("id", .string(job.id)), ("connector_id", .string(job.connectorID)), ("kb_uid", .string(String(job.kbID))),
+            ("kind", .string("extract")), ("dest_table", .string(job.destTable)), ("mode", .string(job.mode)),
+            ("placement", .string(job.placement)), ("state", .string(job.state)), ("rows_emitted", .int(job.rowsEmitted)),
+            ("created_at", .string(job.createdAt)), ("updated_at", .string(job.updatedAt)),
+        ]
+        if let v = job.startedAt { members.append(("started_at", .string(v))) }
+        if let v = job.finishedAt { members.append(("finished_at", .string(v))) }
+        if let v = job.durationMs { members.append(("duration_ms", .int(v))) }
+        if job.rowsPerSec > 0 { members.append(("rows_per_sec", .number(twoDecimals(job.rowsPerSec)))) }
+        if let v = job.message { members.append(("message", .string(v))) }
+        return .object(members)
+    }
+
+    private func listJobs(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        guard let org = try org(context) else { return JSONResponse.error(.notFound, "org not found") }
+        let connectorID = request.uri.queryParameters.get("connector_id")
+        return JSONResponse.make(.object([("jobs", .array(try store.jobs(org: org, connectorID: connectorID).map(Self.view)))]))
+    }
+
+    private func showJob(_ context: some RequestContext) async throws -> Response {
+        guard let org = try org(context) else { return JSONResponse.error(.notFound, "org not found") }
+        let id = try context.parameters.require("job")
+        guard let job = try store.job(id: id, org: org) else { return JSONResponse.error(.notFound, "job \(id) not found") }
+        return JSONResponse.make(Self.view(job))
+    }
+
+    /// Validates the dispatch body as the contract says, records the job, sends it, answers 202.
+    /// `?skip_checks=true` (development only) skips the 422 checks, to see how a connector fails such a job.
+    private func dispatch(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        guard let org = try org(context) else { return JSONResponse.error(.notFound, "org not found") }
+        let connectorID = try context.parameters.require("connector")
+        let spec: JobSpec
+        let body: JSONValue
+        do {
+            body = try await JSONResponse.body(request)
+            spec = try JobSpec.decode(body)
+        } catch {
+            return JSONResponse.error(.badRequest, "\(error)")
+        }
+        guard let connector = try store.connector(id: connectorID, org: org) else {
+            return JSONResponse.error(.notFound, "connector \(connectorID) not found")
+        }
+        guard config.kbs.contains(spec.kbID) else { return JSONResponse.error(.notFound, "kb_id: knowledge base \(spec.kbID) not found") }
+        let skipChecks = request.uri.queryParameters.get("skip_checks") == "true"
+        if !skipChecks {
+            guard await hub.isConnected(connectorID) else {
+                return JSONResponse.error(.unprocessableContent, "connector \(connectorID) is offline")
+            }
+            if let missing = spec.requiredCapabilities.first(where: { !connector.capabilities.contains($0) }) {
+                return JSONResponse.error(.unprocessableContent, "connector \(connectorID) lacks capability \"\(missing)\"")
+            }
+        }
+        let jobID = try store.createJob(org: org, connectorID: connectorID, spec: spec, body: body.serialized())
+        if let job = try store.job(id: jobID, org: org) {
+            await hub.send(try channel.dispatchMessage(job), to: connectorID)
+        }
+        return JSONResponse.make(.object([("job_id", .string(jobID))]), status: .accepted)
+    }
+
+    private func stop(_ context: some RequestContext) async throws -> Response {
+        guard let org = try org(context) else { return JSONResponse.error(.notFound, "org not found") }
+        let connectorID = try context.parameters.require("connector")
+        let id = try context.parameters.require("job")
+        guard let job = try store.job(id: id, org: org), job.connectorID == connectorID else {
+            return JSONResponse.error(.notFound, "job \(id) not found")
+        }
+        if !job.isTerminal {
+            try store.markStopped(id: id)
+            await hub.send(.stop(jobID: id), to: connectorID)
+        }
+        return JSONResponse.make(Self.view(try store.job(id: id, org: org) ?? job))
+    }
+
+    private func query(_ request: Request, _ context: some RequestContext) async throws -> Response {
+        let kbText = try context.parameters.require("kb")
+        guard let kbID = Int64(kbText), config.kbs.contains(kbID) else { return JSONResponse.error(.notFound, "knowledge base \(kbText) not found") }
+        let body = try await JSONResponse.body(request)
+        guard case .string(let sql)? = body["sql"], !sql.isEmpty else { return JSONResponse.error(.badRequest, "sql: is required") }
+        do {
+            return JSONResponse.make(try hostedKBs.query(kbID: kbID, sql: sql))
+        } catch {
+            return JSONResponse.error(.badRequest, "\(error)")
+        }
+    }
+}
+
+/// Bearer auth for the platform routes.
+struct AdminAuth<Context: RequestContext>: RouterMiddleware {
+    let token: String
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard ChannelEndpoint.bearer(request) == token else {
+            return JSONResponse.error(.unauthorized, "missing or invalid bearer token")
+        }
+        return try await next(request, context)
+    }
+}
+
+extension ISO8601DateFormatter {
+    nonisolated(unsafe) static let withFraction: ISO8601DateFormatter = {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter
+    }()
+}

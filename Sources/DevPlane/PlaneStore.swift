@@ -1,0 +1,259 @@
+import ChannelProtocol
+import ConnectorCore
+import Foundation
+import SQLiteStore
+
+/// The development plane's own state (`<data-dir>/plane.sqlite`): enrollment tokens, connectors,
+/// jobs. Survives restarts. Thread-safe (one connection behind a lock; every call is short).
+public final class PlaneStore: @unchecked Sendable {
+    private let database: SQLiteDatabase
+    private let lock = Condition()
+
+    public init(dataDir: String) throws {
+        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        database = try SQLiteDatabase(path: dataDir + "/plane.sqlite")
+        try database.execute("PRAGMA journal_mode = WAL")
+        try database.execute(
+            """
+            CREATE TABLE IF NOT EXISTS enrollment_tokens (
+                token_id TEXT PRIMARY KEY, token TEXT UNIQUE NOT NULL, org_id TEXT NOT NULL,
+                expires_at TEXT NOT NULL, used_by TEXT);
+            CREATE TABLE IF NOT EXISTS connectors (
+                id TEXT PRIMARY KEY, org_id TEXT NOT NULL, credential TEXT UNIQUE NOT NULL, name TEXT, hostname TEXT,
+                os TEXT, arch TEXT, version TEXT, capabilities TEXT NOT NULL DEFAULT '[]', enrolled_at TEXT NOT NULL,
+                last_seen_at TEXT);
+            CREATE TABLE IF NOT EXISTS jobs (
+                id TEXT PRIMARY KEY, org_id TEXT NOT NULL, connector_id TEXT NOT NULL, kb_id INTEGER NOT NULL,
+                spec TEXT NOT NULL, dest_table TEXT NOT NULL, mode TEXT NOT NULL, placement TEXT NOT NULL,
+                state TEXT NOT NULL, rows_emitted INTEGER NOT NULL DEFAULT 0, rows_per_sec REAL NOT NULL DEFAULT 0,
+                message TEXT, checkpoint TEXT, report_seq INTEGER NOT NULL DEFAULT 0,
+                created_at TEXT NOT NULL, updated_at TEXT NOT NULL, started_at TEXT, finished_at TEXT, duration_ms INTEGER);
+            """)
+    }
+
+    static func randomToken(_ prefix: String) -> String {
+        var generator = SystemRandomNumberGenerator()
+        let hex = (0..<16).map { _ in String(UInt8.random(in: 0...255, using: &generator), radix: 16) }
+            .map { $0.count == 1 ? "0" + $0 : $0 }.joined()
+        return prefix + hex
+    }
+
+    static func timestamp(_ date: Date = Date()) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+
+    // MARK: enrollment
+
+    public func mintEnrollmentToken(org: String, ttlSeconds: Int) throws -> (id: String, token: String, expiresAt: String) {
+        let id = Self.randomToken("et_"), token = Self.randomToken("tok_")
+        let expires = Self.timestamp(Date().addingTimeInterval(Double(ttlSeconds)))
+        try lock.withLock {
+            let insert = try database.prepare("INSERT INTO enrollment_tokens (token_id, token, org_id, expires_at) VALUES (?, ?, ?, ?)")
+            for (i, v) in [id, token, org, expires].enumerated() { try insert.bind(.text(v), at: i + 1) }
+            try insert.run()
+        }
+        return (id, token, expires)
+    }
+
+    /// Trades an unused, unexpired token for a new connector and its credential.
+    public func enroll(token: String, name: String, hostname: String) throws -> (connectorID: String, credential: String)? {
+        try lock.withLock {
+            let rows = try database.rows("SELECT token_id, org_id, expires_at, used_by FROM enrollment_tokens WHERE token = ?", [.text(token)])
+            guard let row = rows.first, row[3] == .null, let expires = row[2].text, expires > Self.timestamp(), let org = row[1].text else {
+                return nil
+            }
+            let id = Self.randomToken("conn_"), credential = Self.randomToken("cred_")
+            let now = Self.timestamp()
+            let insert = try database.prepare("INSERT INTO connectors (id, org_id, credential, name, hostname, enrolled_at) VALUES (?, ?, ?, ?, ?, ?)")
+            for (i, v) in [id, org, credential, name, hostname, now].enumerated() { try insert.bind(.text(v), at: i + 1) }
+            try insert.run()
+            let use = try database.prepare("UPDATE enrollment_tokens SET used_by = ? WHERE token = ?")
+            try use.bind(.text(id), at: 1)
+            try use.bind(.text(token), at: 2)
+            try use.run()
+            return (id, credential)
+        }
+    }
+
+    // MARK: connectors
+
+    public struct ConnectorRow: Sendable {
+        public var id: String
+        public var orgID: String
+        public var name: String?
+        public var hostname: String?
+        public var os: String?
+        public var arch: String?
+        public var version: String?
+        public var capabilities: [String]
+        public var enrolledAt: String
+        public var lastSeenAt: String?
+    }
+
+    public func connector(credential: String) throws -> ConnectorRow? {
+        try lock.withLock { try connectorsLocked(where: "credential = ?", [.text(credential)]).first }
+    }
+
+    public func connector(id: String, org: String) throws -> ConnectorRow? {
+        try lock.withLock { try connectorsLocked(where: "id = ? AND org_id = ?", [.text(id), .text(org)]).first }
+    }
+
+    public func connectors(org: String) throws -> [ConnectorRow] {
+        try lock.withLock { try connectorsLocked(where: "org_id = ?", [.text(org)]) }
+    }
+
+    private func connectorsLocked(where condition: String, _ arguments: [SQLiteValue]) throws -> [ConnectorRow] {
+        try database.rows(
+            "SELECT id, org_id, name, hostname, os, arch, version, capabilities, enrolled_at, last_seen_at FROM connectors WHERE \(condition) ORDER BY enrolled_at",
+            arguments).map { row in
+            var capabilities: [String] = []
+            if let text = row[7].text, case .array(let items)? = try? JSONParser.parse(text) {
+                capabilities = items.compactMap { if case .string(let s) = $0 { return s }; return nil }
+            }
+            return ConnectorRow(id: row[0].text ?? "", orgID: row[1].text ?? "", name: row[2].text, hostname: row[3].text,
+                                os: row[4].text, arch: row[5].text, version: row[6].text, capabilities: capabilities,
+                                enrolledAt: row[8].text ?? "", lastSeenAt: row[9].text)
+        }
+    }
+
+    public func recordHello(connectorID: String, _ hello: Hello) throws {
+        try lock.withLock {
+            let update = try database.prepare(
+                "UPDATE connectors SET name = ?, hostname = ?, os = ?, arch = ?, version = ?, capabilities = ?, last_seen_at = ? WHERE id = ?")
+            let caps = JSONValue.array(hello.capabilities.map(JSONValue.string)).serialized()
+            for (i, v) in [hello.name, hello.hostname, hello.os, hello.arch, hello.version, caps, Self.timestamp(), connectorID].enumerated() {
+                try update.bind(.text(v), at: i + 1)
+            }
+            try update.run()
+        }
+    }
+
+    public func touch(connectorID: String) throws {
+        try lock.withLock {
+            let update = try database.prepare("UPDATE connectors SET last_seen_at = ? WHERE id = ?")
+            try update.bind(.text(Self.timestamp()), at: 1)
+            try update.bind(.text(connectorID), at: 2)
+            try update.run()
+        }
+    }
+
+    // MARK: jobs
+
+    public struct JobRow: Sendable {
+        public var id: String
+        public var connectorID: String
+        public var kbID: Int64
+        public var spec: String
+        public var destTable: String
+        public var mode: String
+        public var placement: String
+        public var state: String
+        public var rowsEmitted: Int64
+        public var rowsPerSec: Double
+        public var message: String?
+        public var createdAt: String
+        public var updatedAt: String
+        public var startedAt: String?
+        public var finishedAt: String?
+        public var durationMs: Int64?
+
+        public var isTerminal: Bool { ["completed", "failed", "stopped"].contains(state) }
+    }
+
+    public func createJob(org: String, connectorID: String, spec: JobSpec, body: String) throws -> String {
+        let id = Self.randomToken("job_")
+        let now = Self.timestamp()
+        try lock.withLock {
+            let insert = try database.prepare(
+                """
+                INSERT INTO jobs (id, org_id, connector_id, kb_id, spec, dest_table, mode, placement, state, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'dispatched', ?, ?)
+                """)
+            let values: [SQLiteValue] = [.text(id), .text(org), .text(connectorID), .integer(spec.kbID), .text(body), .text(spec.destTable),
+                                         .text(spec.mode.rawValue), .text(spec.placement.rawValue), .text(now), .text(now)]
+            for (i, v) in values.enumerated() { try insert.bind(v, at: i + 1) }
+            try insert.run()
+        }
+        return id
+    }
+
+    public func job(id: String, org: String) throws -> JobRow? {
+        try lock.withLock { try jobsLocked(where: "id = ? AND org_id = ?", [.text(id), .text(org)]).first }
+    }
+
+    public func job(id: String, connectorID: String) throws -> JobRow? {
+        try lock.withLock { try jobsLocked(where: "id = ? AND connector_id = ?", [.text(id), .text(connectorID)]).first }
+    }
+
+    public func jobs(org: String, connectorID: String?) throws -> [JobRow] {
+        try lock.withLock {
+            if let connectorID { return try jobsLocked(where: "org_id = ? AND connector_id = ?", [.text(org), .text(connectorID)]) }
+            return try jobsLocked(where: "org_id = ?", [.text(org)])
+        }
+    }
+
+    /// Jobs of a connector that have not finished, to dispatch again when it reconnects.
+    public func openJobs(connectorID: String) throws -> [JobRow] {
+        try lock.withLock { try jobsLocked(where: "connector_id = ? AND state IN ('dispatched')", [.text(connectorID)]) }
+    }
+
+    private func jobsLocked(where condition: String, _ arguments: [SQLiteValue]) throws -> [JobRow] {
+        try database.rows(
+            """
+            SELECT id, connector_id, kb_id, spec, dest_table, mode, placement, state, rows_emitted, rows_per_sec, message,
+                   created_at, updated_at, started_at, finished_at, duration_ms
+            FROM jobs WHERE \(condition) ORDER BY created_at
+            """, arguments).map { row in
+            func int(_ v: SQLiteValue) -> Int64? { if case .integer(let x) = v { return x }; return nil }
+            func real(_ v: SQLiteValue) -> Double { if case .real(let x) = v { return x }; if case .integer(let x) = v { return Double(x) }; return 0 }
+            return JobRow(id: row[0].text ?? "", connectorID: row[1].text ?? "", kbID: int(row[2]) ?? 0, spec: row[3].text ?? "",
+                          destTable: row[4].text ?? "", mode: row[5].text ?? "", placement: row[6].text ?? "",
+                          state: row[7].text ?? "", rowsEmitted: int(row[8]) ?? 0, rowsPerSec: real(row[9]), message: row[10].text,
+                          createdAt: row[11].text ?? "", updatedAt: row[12].text ?? "", startedAt: row[13].text,
+                          finishedAt: row[14].text, durationMs: int(row[15]))
+        }
+    }
+
+    /// Applies a connector's report once (by report_seq). A job the plane stopped stays stopped.
+    public func apply(_ report: JobReport, connectorID: String) throws {
+        try lock.withLock {
+            let rows = try database.rows("SELECT state, report_seq, started_at FROM jobs WHERE id = ? AND connector_id = ?",
+                                         [.text(report.jobID), .text(connectorID)])
+            guard let row = rows.first else { return }
+            if case .integer(let seen) = row[1], seen >= report.reportSeq { return }
+            let current = row[0].text ?? ""
+            let sticky = ["completed", "failed", "stopped"].contains(current)
+            let state = sticky ? current : report.state.rawValue
+            let now = Self.timestamp()
+            let startedAt = row[2].text ?? (report.state == .accepted ? nil : (report.startedAt ?? now))
+            let finishedAt: SQLiteValue = report.state.isTerminal || sticky ? .text(report.finishedAt ?? now) : .null
+            let update = try database.prepare(
+                """
+                UPDATE jobs SET state = ?, rows_emitted = ?, rows_per_sec = ?, message = coalesce(?, message), checkpoint = coalesce(?, checkpoint),
+                    report_seq = ?, updated_at = ?, started_at = ?, finished_at = coalesce(finished_at, ?), duration_ms = coalesce(?, duration_ms)
+                WHERE id = ?
+                """)
+            let values: [SQLiteValue] = [
+                .text(state), .integer(report.rowsEmitted), .real(report.rowsPerSec), report.message.map(SQLiteValue.text) ?? .null,
+                report.checkpoint.map { .text($0.serialized()) } ?? .null, .integer(report.reportSeq), .text(now),
+                startedAt.map(SQLiteValue.text) ?? .null, finishedAt, report.durationMs.map(SQLiteValue.integer) ?? .null, .text(report.jobID)]
+            for (i, v) in values.enumerated() { try update.bind(v, at: i + 1) }
+            try update.run()
+        }
+    }
+
+    /// Marks a job stopped at once (the connector is told separately); a finished job keeps its state.
+    public func markStopped(id: String) throws {
+        try lock.withLock {
+            let update = try database.prepare(
+                "UPDATE jobs SET state = 'stopped', finished_at = ?, updated_at = ? WHERE id = ? AND state NOT IN ('completed', 'failed', 'stopped')")
+            let now = Self.timestamp()
+            try update.bind(.text(now), at: 1)
+            try update.bind(.text(now), at: 2)
+            try update.bind(.text(id), at: 3)
+            try update.run()
+        }
+    }
+}

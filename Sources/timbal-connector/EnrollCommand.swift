@@ -1,0 +1,35 @@
+import ArgumentParser
+import ConnectorDaemon
+import Logging
+
+/// `timbal-connector enroll`: trades an enrollment token for the connector's credential.
+struct EnrollCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "enroll",
+        abstract: "Trade an enrollment token for this connector's credential.",
+        discussion: """
+        Mint a token on the platform (POST /orgs/{org_id}/connectors/enrollment-tokens), then:
+          timbal-connector enroll --url https://platform.example --token tok_... --state-dir /var/lib/timbal-connector
+        The credential is stored in <state-dir>/credential.json with mode 0600.
+        """)
+
+    @Option(help: "Control plane URL.") var url: String
+    @Option(help: "Enrollment token.") var token: String
+    @Option(help: "State directory.") var stateDir = "/var/lib/timbal-connector"
+    @Option(help: "Name shown on the platform (default: host name).") var name: String?
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
+        let logger = logging.bootstrap()
+        let config = DaemonConfig(controlPlaneURL: url, name: name ?? DaemonConfig.hostName(), stateDir: stateDir)
+        do {
+            let credential = try await Enrollment.enroll(config: config, token: token, logger: logger)
+            try credential.save(stateDir: stateDir)
+            logger.info("enrolled", metadata: ["connector.id": "\(credential.connectorID)", "credential.file": "\(Credential.path(stateDir: stateDir))"])
+            print(credential.connectorID)
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode.failure
+        }
+    }
+}

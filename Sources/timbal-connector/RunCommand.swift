@@ -1,0 +1,63 @@
+import ArgumentParser
+import ConnectorCore
+import ConnectorDaemon
+import Logging
+import ServiceLifecycle
+
+/// `timbal-connector run`: the daemon. Holds the channel to the control plane and runs its jobs.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the connector daemon (channel to the control plane, dispatched jobs).",
+        discussion: """
+        Reads config.json and connections.json, dials the control plane with the credential from
+        `enroll`, and runs the jobs it dispatches. SIGTERM: take no new jobs, let each running job
+        land its current batch and checkpoint, close the channel, exit 0.
+
+        Example:
+          timbal-connector run --config /etc/timbal-connector/config.json
+        """)
+
+    @Option(help: "Path of config.json.") var config = "/etc/timbal-connector/config.json"
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
+        let logger = logging.bootstrap()
+        let daemon: DaemonConfig
+        let credential: Credential
+        do {
+            daemon = try DaemonConfig.load(path: config)
+            _ = try Connections.load(path: daemon.connectionsPath)
+            credential = try Credential.load(stateDir: daemon.stateDir)
+        } catch {
+            printError("error: \(error)")
+            throw ExitCode.failure
+        }
+        let store = try StateStore(stateDir: daemon.stateDir)
+        let outbox = Outbox()
+        let runner = JobRunner(config: daemon, store: store, outbox: outbox, logger: logger)
+        let channel = ChannelClient(config: daemon, credential: credential, store: store, outbox: outbox, runner: runner, logger: logger)
+        try runner.resumeUnfinished()
+        logger.info("connector started", metadata: [
+            "connector.id": "\(credential.connectorID)", "name": "\(daemon.name)", "version": "\(SystemInfo.version)",
+            "max_concurrent_jobs": "\(daemon.maxConcurrentJobs)"])
+        // Shutdown runs in reverse: jobs drain first (batches land, hosted ones are acknowledged), then the channel closes.
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: channel), .init(service: JobDrainService(runner: runner, logger: logger))],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        logger.info("connector stopped")
+    }
+}
+
+/// Waits for shutdown, then stops the running jobs at a batch boundary and waits for them.
+struct JobDrainService: Service {
+    let runner: JobRunner
+    let logger: Logger
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        logger.info("shutting down: finishing the current batch of each job", metadata: ["jobs": "\(runner.runningJobs)"])
+        try await BlockingThread.run { [runner] in runner.drain() }
+    }
+}

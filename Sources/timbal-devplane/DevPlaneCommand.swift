@@ -1,0 +1,47 @@
+import ArgumentParser
+import DevPlane
+import Hummingbird
+import Logging
+
+/// `timbal-devplane`: the development control plane (platform job routes, connector channel, hosted KBs).
+@main
+struct DevPlaneCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "timbal-devplane",
+        abstract: "A development control plane for timbal-connector, on one machine.",
+        discussion: """
+        Serves the platform's public job routes (bearer auth with --admin-token), the connector
+        channel (/v1/connect/channel), enrollment (/v1/connect/enroll) and hosted KBs
+        (POST /k2/{kb_id}/query). State persists in --data-dir across restarts.
+
+        Example:
+          timbal-devplane --port 8080 --data-dir ./plane --admin-token secret --kbs 1,42
+        """)
+
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port to listen on (0 picks a free one; the port is printed).") var port = 8080
+    @Option(help: "Directory for plane.sqlite and hosted KBs.") var dataDir = "./devplane-data"
+    @Option(help: "Bearer token of the platform routes.") var adminToken = "dev-admin-token"
+    @Option(help: "Organisation ids served, comma-separated.") var orgs = "org_dev"
+    @Option(help: "Knowledge base ids that exist, comma-separated.") var kbs = "1,42"
+    @Option(help: "Log level.") var logLevel = "info"
+
+    func validate() throws {
+        guard kbs.split(separator: ",").allSatisfy({ Int64($0) != nil }) else {
+            throw ValidationError("--kbs: expected comma-separated integers, got \"\(kbs)\"")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: unknown level \"\(logLevel)\"") }
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "timbal-devplane")
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+        let config = DevPlaneConfig(host: host, port: port, dataDir: dataDir, adminToken: adminToken,
+                                    orgs: orgs.split(separator: ",").map(String.init),
+                                    kbs: kbs.split(separator: ",").compactMap { Int64($0) })
+        let app = try DevPlane.application(config: config, logger: logger) { port in
+            print("timbal-devplane listening on http://\(config.host):\(port)")
+        }
+        try await app.runService()
+    }
+}
