@@ -1,5 +1,6 @@
 import ArgumentParser
 import DevPlane
+import Foundation
 import Hummingbird
 import Logging
 
@@ -40,7 +41,8 @@ struct DevPlaneCommand: AsyncParsableCommand {
                                     orgs: orgs.split(separator: ",").map(String.init),
                                     kbs: kbs.split(separator: ",").compactMap { Int64($0) })
         let app = try DevPlane.application(config: config, logger: logger) { port in
-            print("timbal-devplane listening on http://\(config.host):\(port)")
+            // Scripts and tests read the port from this line (with --port 0 it is the one picked).
+            FileHandle.standardOutput.write(Data("timbal-devplane listening on http://\(config.host):\(port)\n".utf8))
         }
         try await app.runService()
     }
