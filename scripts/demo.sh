@@ -1,23 +1,30 @@
 #!/usr/bin/env bash
-# End-to-end demo on one machine: a throwaway Postgres seeded with sample rows, one extract job
-# into a local SQLite KB, then a summary of what landed. Leaves nothing running.
+# End-to-end demo on one machine: a throwaway Postgres seeded with sample rows, the development
+# control plane, an enrolled connector daemon, and the same extract dispatched twice through the
+# platform's job route: once into a local KB, once into the plane's hosted KB. Prints the job views
+# and the rows that landed. Leaves nothing running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 work=$(mktemp -d /tmp/timbal-demo.XXXXXX)
 chmod 755 "$work"
-port=55433
-while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
-trap 'scripts/pg-throwaway.sh stop "$work/pg"' EXIT
+free_port() { local p=$1; while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done; echo "$p"; }
+pg_port=$(free_port 55433)
+plane_port=$(free_port 18080)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    scripts/pg-throwaway.sh stop "$work/pg"
+}
+trap cleanup EXIT
 
-echo "==> building timbal-connector"
-swift build --product timbal-connector 2>&1 | tail -n 1
-bin=$(swift build --show-bin-path)/timbal-connector
+echo "==> building"
+swift build 2>&1 | tail -n 1
+bin=$(swift build --show-bin-path)
 
-echo "==> starting a throwaway PostgreSQL on 127.0.0.1:$port"
-dsn=$(scripts/pg-throwaway.sh start "$work/pg" "$port")
-
-echo "==> seeding public.orders (10,000 rows; updated_at has ties and some NULLs)"
+echo "==> starting a throwaway PostgreSQL on 127.0.0.1:$pg_port, seeding public.orders (10,000 rows)"
+dsn=$(scripts/pg-throwaway.sh start "$work/pg" "$pg_port")
 psql -q -X "$dsn" <<'SQL'
 CREATE TYPE order_status AS ENUM ('new', 'paid', 'shipped');
 CREATE TABLE orders (
@@ -33,29 +40,60 @@ FROM generate_series(1, 10000) g;
 CREATE INDEX ON orders (updated_at, id);
 SQL
 
+echo "==> starting timbal-devplane on 127.0.0.1:$plane_port"
+"$bin/timbal-devplane" --port "$plane_port" --data-dir "$work/plane" --admin-token demo-admin --kbs 42 >"$work/devplane.log" 2>&1 &
+pids+=($!)
+plane="http://127.0.0.1:$plane_port"
+for _ in $(seq 1 100); do curl -sf "$plane/healthz" >/dev/null && break; sleep 0.1; done
+auth=(-H "Authorization: Bearer demo-admin" -H "Content-Type: application/json")
+
+echo "==> minting an enrollment token and enrolling the connector"
+token=$(curl -sf "${auth[@]}" -X POST "$plane/orgs/org_dev/connectors/enrollment-tokens" -d '{}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+connector=$("$bin/timbal-connector" enroll --url "$plane" --token "$token" --state-dir "$work/state" --name demo --log-level warning)
+echo "    connector $connector"
+
 cat > "$work/connections.json" <<JSON
 {"shop": {"kind": "postgres", "dsn": "$dsn"}}
 JSON
-cat > "$work/job.json" <<'JSON'
-{
-  "kb_id": 42,
-  "dest_table": "orders",
-  "placement": "local",
-  "mode": "create",
-  "batch_rows": 1000,
-  "key_columns": ["id"],
-  "source": {"kind": "postgres", "connection_ref": "shop", "schema": "public", "table": "orders",
-             "cursor_column": "updated_at"}
-}
+cat > "$work/config.json" <<JSON
+{"control_plane_url": "$plane", "name": "demo", "state_dir": "$work/state", "connections": "connections.json"}
 JSON
+echo "==> starting timbal-connector run (logs in $work/connector.log)"
+"$bin/timbal-connector" run --config "$work/config.json" >"$work/connector.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do
+    curl -sf "${auth[@]}" "$plane/orgs/org_dev/connectors/$connector" | grep -q '"online":true' && break
+    sleep 0.1
+done
 
-echo "==> timbal-connector extract --job $work/job.json --connections $work/connections.json --state-dir $work/state"
-"$bin" extract --job "$work/job.json" --connections "$work/connections.json" --state-dir "$work/state"
+for placement in local hosted; do
+    echo "==> dispatching the job (placement: $placement)"
+    body=$(cat <<JSON
+{"kb_id": 42, "dest_table": "orders", "mode": "create", "batch_rows": 1000, "key_columns": ["id"],
+ "placement": "$placement",
+ "source": {"kind": "postgres", "connection_ref": "shop", "schema": "public", "table": "orders", "cursor_column": "updated_at"}}
+JSON
+)
+    echo "    curl -X POST $plane/orgs/org_dev/connectors/$connector/jobs -H 'Authorization: Bearer demo-admin' -d '$(echo "$body" | tr -d '\n')'"
+    job=$(curl -sf "${auth[@]}" -X POST "$plane/orgs/org_dev/connectors/$connector/jobs" -d "$body" | python3 -c 'import json,sys; print(json.load(sys.stdin)["job_id"])')
+    for _ in $(seq 1 600); do
+        view=$(curl -sf "${auth[@]}" "$plane/orgs/org_dev/connectors/$connector/jobs/$job")
+        state=$(echo "$view" | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')
+        [[ "$state" == completed || "$state" == failed || "$state" == stopped ]] && break
+        sleep 0.1
+    done
+    echo "    job view: $view"
+    [[ "$state" == completed ]] || { echo "job ended $state"; exit 1; }
+done
 
-kb="$work/state/kb/42.sqlite"
-echo "==> what landed in $kb"
-sqlite3 -header -column "$kb" "SELECT count(*) AS rows, count(DISTINCT id) AS distinct_ids, sum(updated_at IS NULL) AS null_cursor_rows FROM orders"
-sqlite3 -header -column "$kb" "SELECT id, updated_at, customer, total, status, paid, tags, details, hex(receipt) AS receipt FROM orders ORDER BY id LIMIT 3"
-sqlite3 -header -column "$kb" "SELECT job_id, state, rows_landed, batches, checkpoint FROM _timbal_jobs"
-echo "==> source has $(psql -X -At "$dsn" -c 'SELECT count(*) FROM orders') rows; the KB has $(sqlite3 "$kb" 'SELECT count(*) FROM orders')"
-echo "==> files kept in $work (the Postgres server is stopped)"
+echo "==> rows in the local KB ($work/state/kb/42.sqlite)"
+sqlite3 -header -column "$work/state/kb/42.sqlite" \
+    "SELECT count(*) AS rows, count(DISTINCT id) AS ids, sum(updated_at IS NULL) AS null_cursor FROM orders;
+     SELECT id, updated_at, customer, total, status, paid, tags FROM orders ORDER BY id LIMIT 3"
+echo "==> rows in the hosted KB (POST /k2/42/query)"
+curl -sf "${auth[@]}" -X POST "$plane/k2/42/query" -d '{"sql": "SELECT count(*) AS rows, count(DISTINCT id) AS ids FROM orders"}'
+echo
+curl -sf "${auth[@]}" -X POST "$plane/k2/42/query" -d '{"sql": "SELECT id, updated_at, customer, total, status, paid, tags, hex(receipt) AS receipt FROM orders ORDER BY id LIMIT 3"}'
+echo
+echo "==> source has $(psql -X -At "$dsn" -c 'SELECT count(*) FROM orders') rows"
+echo "==> done; files kept in $work"
