@@ -22,19 +22,7 @@ swift build -c release --product timbal-connector >/dev/null
 bin=$(swift build -c release --show-bin-path)/timbal-connector
 
 echo "seeding $rows rows..." >&2
-psql -q -X "$BENCH_PG_DSN" <<SQL
-DROP TABLE IF EXISTS bench_events;
-CREATE TABLE bench_events (
-    id bigint PRIMARY KEY, updated_at timestamptz NOT NULL, amount numeric(14,4), title text,
-    flag boolean, score double precision, payload jsonb, day date, ref uuid);
-INSERT INTO bench_events
-SELECT g, '2026-01-01'::timestamptz + g * interval '1.25 second', round((random() * 100000)::numeric, 4),
-       'event title number ' || g, g % 3 = 0, random() * 1000, jsonb_build_object('g', g, 'k', 'v'),
-       '2026-01-01'::date + (g % 365), md5(g::text)::uuid
-FROM generate_series(1, $rows) g;
-CREATE INDEX ON bench_events (updated_at, id);
-VACUUM ANALYZE bench_events;
-SQL
+bench/seed.sh "$BENCH_PG_DSN" "$rows"
 
 cat > "$work/connections.json" <<JSON
 {"bench": {"kind": "postgres", "dsn": "$BENCH_PG_DSN"}}

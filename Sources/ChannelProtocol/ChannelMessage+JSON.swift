@@ -28,6 +28,22 @@ extension ChannelMessage {
 
     public func encoded() -> String { json.serialized() }
 
+    /// A batch message whose rows are already JSON (`[[...], ...]`), spliced in without re-encoding.
+    public static func encodedBatch(_ header: HostedBatch, rowsJSON: [UInt8]) -> String {
+        let text = Array(ChannelMessage.batch(header).encoded().utf8)
+        // The header was encoded with `"rows":[]`; put the real rows in its place.
+        let marker = Array("\"rows\":[]".utf8)
+        guard let start = (0...(text.count - marker.count)).first(where: { text[$0..<$0 + marker.count].elementsEqual(marker) }) else {
+            return String(decoding: text, as: UTF8.self)
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(text.count + rowsJSON.count)
+        out.append(contentsOf: text[..<(start + marker.count - 2)])
+        out.append(contentsOf: rowsJSON)
+        out.append(contentsOf: text[(start + marker.count)...])
+        return String(decoding: out, as: UTF8.self)
+    }
+
     public var json: JSONValue {
         var m: [(String, JSONValue)] = [("type", .string(type))]
         func s(_ key: String, _ value: String) { m.append((key, .string(value))) }

@@ -19,7 +19,8 @@ public final class HostedSink: BatchSink, @unchecked Sendable {
     private var landedRows: Int64
     private var committed: Checkpoint?
     private var columns: [HostedBatch.Column] = []
-    private var kinds: [ColumnKind] = []
+    private var encoder: JSONRowEncoder?
+    private var buffer: [UInt8] = []
     private let onCommit: @Sendable (Checkpoint?, Int64) -> Void
 
     /// `resume` is where the plane says this job stands (its last landed batch).
@@ -40,21 +41,24 @@ public final class HostedSink: BatchSink, @unchecked Sendable {
 
     public func open(plan: ExtractPlan) throws {
         columns = plan.projection.map { HostedBatch.Column(name: $0.name, dataType: $0.declaredType, kbType: $0.kind.sqliteType) }
-        kinds = plan.projection.map(\.kind)
+        encoder = JSONRowEncoder(kinds: plan.projection.map(\.kind))
     }
+
+    deinit { encoder?.deallocate() }
 
     public func land(_ batch: PostgresResult, checkpoint: Checkpoint?) throws {
-        let rows = (0..<batch.rowCount).map { JSONCells.row(batch, $0, kinds: kinds) }
-        try send(rows: rows, checkpoint: checkpoint, final: false)
+        buffer.removeAll(keepingCapacity: true)
+        encoder!.appendRows(batch, to: &buffer)
+        try send(rowsJSON: buffer, rowCount: batch.rowCount, checkpoint: checkpoint, final: false)
     }
 
-    private func send(rows: [[JSONValue]], checkpoint: Checkpoint?, final: Bool) throws {
+    private func send(rowsJSON: [UInt8], rowCount: Int, checkpoint: Checkpoint?, final: Bool) throws {
         let frame: String = lock.withLock {
-            let message = ChannelMessage.batch(HostedBatch(
+            let header = HostedBatch(
                 jobID: jobID, seq: nextSeq, kbID: spec.kbID, destTable: spec.destTable, mode: spec.mode.rawValue,
-                keyColumns: spec.keyColumns, columns: columns, rows: rows, checkpoint: checkpoint?.json, final: final))
-            let text = message.encoded()
-            unacked.append((nextSeq, text, checkpoint, Int64(rows.count)))
+                keyColumns: spec.keyColumns, columns: columns, rows: [], checkpoint: checkpoint?.json, final: final)
+            let text = ChannelMessage.encodedBatch(header, rowsJSON: rowsJSON)
+            unacked.append((nextSeq, text, checkpoint, Int64(rowCount)))
             nextSeq += 1
             return text
         }
@@ -93,7 +97,7 @@ public final class HostedSink: BatchSink, @unchecked Sendable {
     public func close(state: ExtractResult.State) throws {
         if state == .completed {
             // An empty final batch tells the plane the job's data is complete (a replace swaps then).
-            try send(rows: [], checkpoint: committedOrLast(), final: true)
+            try send(rowsJSON: Array("[]".utf8), rowCount: 0, checkpoint: committedOrLast(), final: true)
         }
         // Wait for every batch to be acknowledged; a stop waits a little, best effort.
         let deadline = monotonicSeconds() + (state == .completed ? .infinity : 5)

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Benchmark: the same table through the daemon twice, placement local vs hosted (devplane), same run.
+# Usage: bench/hosted.sh [ROWS]   (default 1,000,000). Uses $BENCH_PG_DSN or a throwaway cluster.
+# Prints both durations (dispatch to `completed`, as the job view reports) and the ratio hosted/local.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rows=${1:-1000000}
+work=$(mktemp -d /tmp/timbal-bench-hosted.XXXXXX)
+chmod 755 "$work"
+free_port() { local p=$1; while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done; echo "$p"; }
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    [[ -d "$work/pg" ]] && scripts/pg-throwaway.sh stop "$work/pg"
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+if [[ -z "${BENCH_PG_DSN:-}" ]]; then
+    BENCH_PG_DSN=$(scripts/pg-throwaway.sh start "$work/pg" "$(free_port 55432)")
+fi
+
+echo "building release binaries..." >&2
+swift build -c release >/dev/null
+bin=$(swift build -c release --show-bin-path)
+
+echo "seeding $rows rows..." >&2
+bench/seed.sh "$BENCH_PG_DSN" "$rows"
+
+port=$(free_port 18090)
+"$bin/timbal-devplane" --port "$port" --data-dir "$work/plane" --admin-token bench --kbs 1 >"$work/plane.log" 2>&1 &
+pids+=($!)
+plane="http://127.0.0.1:$port"
+for _ in $(seq 1 100); do curl -sf "$plane/healthz" >/dev/null && break; sleep 0.1; done
+auth=(-H "Authorization: Bearer bench")
+token=$(curl -sf "${auth[@]}" -X POST "$plane/orgs/org_dev/connectors/enrollment-tokens" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+connector=$("$bin/timbal-connector" enroll --url "$plane" --token "$token" --state-dir "$work/state" --log-level warning)
+echo "{\"bench\": {\"kind\": \"postgres\", \"dsn\": \"$BENCH_PG_DSN\"}}" >"$work/connections.json"
+echo "{\"control_plane_url\": \"$plane\", \"state_dir\": \"$work/state\", \"connections\": \"connections.json\"}" >"$work/config.json"
+"$bin/timbal-connector" run --config "$work/config.json" --log-level warning >"$work/connector.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 100); do curl -sf "${auth[@]}" "$plane/orgs/org_dev/connectors/$connector" | grep -q '"online":true' && break; sleep 0.1; done
+
+run_job() {
+    local placement=$1 dest=$2
+    local body="{\"kb_id\": 1, \"dest_table\": \"$dest\", \"placement\": \"$placement\", \"source\": {\"kind\": \"postgres\", \"connection_ref\": \"bench\", \"table\": \"bench_events\", \"cursor_column\": \"updated_at\"}}"
+    local job view state
+    job=$(curl -sf "${auth[@]}" -X POST "$plane/orgs/org_dev/connectors/$connector/jobs" -d "$body" | python3 -c 'import json,sys; print(json.load(sys.stdin)["job_id"])')
+    while true; do
+        view=$(curl -sf "${auth[@]}" "$plane/orgs/org_dev/connectors/$connector/jobs/$job")
+        state=$(echo "$view" | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])')
+        [[ "$state" == completed || "$state" == failed ]] && break
+        sleep 0.2
+    done
+    [[ "$state" == completed ]] || { echo "job failed: $view" >&2; exit 1; }
+    echo "$view" | python3 -c 'import json,sys; v=json.load(sys.stdin); print(v["duration_ms"] / 1000.0, v["rows_emitted"])'
+}
+
+best_local=999999; best_hosted=999999
+for round in 1 2; do
+    read -r local_s local_rows < <(run_job local "local_$round")
+    read -r hosted_s hosted_rows < <(run_job hosted "hosted_$round")
+    echo "round $round: local ${local_s}s ($local_rows rows) hosted ${hosted_s}s ($hosted_rows rows)" >&2
+    [[ "$local_rows" == "$rows" && "$hosted_rows" == "$rows" ]] || { echo "row counts differ from $rows" >&2; exit 1; }
+    best_local=$(echo "if ($local_s < $best_local) $local_s else $best_local" | bc)
+    best_hosted=$(echo "if ($hosted_s < $best_hosted) $hosted_s else $best_hosted" | bc)
+done
+landed=$(curl -sf "${auth[@]}" -X POST "$plane/k2/1/query" -d '{"sql": "SELECT count(DISTINCT id) FROM hosted_1"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["rows"][0][0])')
+[[ "$landed" == "$rows" ]] || { echo "hosted KB holds $landed distinct rows, expected $rows" >&2; exit 1; }
+peak_kib=$(awk '/VmHWM/ {print $2}' "/proc/${pids[1]}/status")
+printf 'rows:                   %s\n' "$rows"
+printf 'daemon, local KB:       %.2f s\n' "$best_local"
+printf 'daemon, hosted KB:      %.2f s\n' "$best_hosted"
+printf 'ratio (hosted/local):   %s\n' "$(echo "scale=3; $best_hosted / $best_local" | bc)"
+printf 'daemon peak RSS:        %.1f MiB\n' "$(echo "scale=1; $peak_kib / 1024" | bc)"
