@@ -71,6 +71,19 @@ struct ValidationTests {
         #expect(seen.string(0, 0) == "1")
     }
 
+    @Test func maxDopCapsTheSessionsParallelWorkers() throws {
+        let scratch = try Scratch()
+        let capped = try SourceSession.open(scratch.connection, jobID: "dop", pacing: Pacing(maxDop: 3))
+        #expect(try capped.execute("SHOW max_parallel_workers_per_gather").string(0, 0) == "2")
+        let serial = try SourceSession.open(scratch.connection, jobID: "dop", pacing: Pacing(maxDop: 1))
+        #expect(try serial.execute("SHOW max_parallel_workers_per_gather").string(0, 0) == "0")
+        let untouched = try SourceSession.open(scratch.connection, jobID: "dop")
+        let server = try scratch.admin.execute("SHOW max_parallel_workers_per_gather").string(0, 0)
+        #expect(try untouched.execute("SHOW max_parallel_workers_per_gather").string(0, 0) == server)
+        #expect(try untouched.execute("SHOW default_transaction_read_only").string(0, 0) == "on")
+        #expect(try untouched.execute("SHOW TimeZone").string(0, 0) == "UTC")
+    }
+
     @Test func connectionErrorsNeverQuoteThePassword() throws {
         let settings = ConnectionSettings(name: "bad", dsn: "postgresql://reader:hunter2-secret@127.0.0.1:1/erp", connectTimeoutSeconds: 2)
         #expect { try SourceSession.open(settings, jobID: "x") } throws: { error in

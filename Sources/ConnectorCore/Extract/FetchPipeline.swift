@@ -86,6 +86,7 @@ final class FetchPipeline: @unchecked Sendable {
                 continue
             }
             pacer.didFetch(rows: result.rowCount, startedAt: startedAt, endedAt: clock.now())
+            logger.trace("batch fetched", metadata: ["batch.rows": "\(result.rowCount)"])
             sizer.succeeded()
             let count = result.rowCount
             var after = position
