@@ -118,9 +118,14 @@ extension ChannelMessage {
                 startedAt: r.optionalString("started_at"), finishedAt: r.optionalString("finished_at"),
                 durationMs: try r.optionalInt("duration_ms")))
         case "batch":
-            guard case .array(let rowValues)? = v["rows"], case .array(let columnValues)? = v["columns"] else {
-                throw r.fail("rows", "expected arrays of rows and columns")
+            // `rows` may be left raw (null in the tree) by a reader that streams them.
+            let rowValues: [JSONValue]
+            switch v["rows"] {
+            case .array(let items)?: rowValues = items
+            case .null?: rowValues = []
+            default: throw r.fail("rows", "expected an array of rows")
             }
+            guard case .array(let columnValues)? = v["columns"] else { throw r.fail("columns", "expected an array") }
             let columns = try columnValues.map { column in
                 let c = Reader(column)
                 return HostedBatch.Column(name: try c.string("name"), dataType: try c.string("data_type"), kbType: try c.string("kb_type"))

@@ -56,6 +56,14 @@ struct ChannelEndpoint: Sendable {
             }
             while let message = try await messages.next() {
                 guard case .text(let text) = message else { continue }
+                if text.hasPrefix("{\"type\":\"batch\"") {
+                    // Hosted rows stream from the message bytes into SQLite without a JSON tree.
+                    let bytes = Array(text.utf8)
+                    guard let (tree, raw) = try? JSONParser.parse(bytes, leavingRaw: ["rows"]),
+                          case .batch(let header)? = try? ChannelMessage.decode(tree), let range = raw["rows"] else { continue }
+                    try await land(header, rows: .raw(bytes: bytes, range: range), connectorID: connectorID, outbound: outbound)
+                    continue
+                }
                 guard let decoded = try? ChannelMessage.decode(text) else { continue }
                 try await handle(decoded, connectorID: connectorID, outbound: outbound)
             }
@@ -71,6 +79,19 @@ struct ChannelEndpoint: Sendable {
         return .dispatch(jobID: job.id, spec: try JSONParser.parse(job.spec), resume: resume)
     }
 
+    /// Lands a hosted batch and acknowledges it; a batch the KB refuses fails the job and stops it.
+    private func land(_ batch: HostedBatch, rows: HostedKBs.Rows, connectorID: String, outbound: WebSocketOutboundWriter) async throws {
+        do {
+            try hostedKBs.land(batch, rows: rows)
+            try await outbound.write(.text(ChannelMessage.batchAck(jobID: batch.jobID, seq: batch.seq).encoded()))
+        } catch {
+            logger.error("hosted batch refused", metadata: ["job.id": "\(batch.jobID)", "error": "\(error)"])
+            try store.apply(JobReport(jobID: batch.jobID, reportSeq: Int64.max - 1, state: .failed, message: "hosted KB: \(error)"),
+                            connectorID: connectorID)
+            try await outbound.write(.text(ChannelMessage.stop(jobID: batch.jobID).encoded()))
+        }
+    }
+
     private func handle(_ message: ChannelMessage, connectorID: String, outbound: WebSocketOutboundWriter) async throws {
         switch message {
         case .heartbeat:
@@ -79,15 +100,7 @@ struct ChannelEndpoint: Sendable {
             try store.apply(report, connectorID: connectorID)
             try await outbound.write(.text(ChannelMessage.reportAck(jobID: report.jobID, reportSeq: report.reportSeq).encoded()))
         case .batch(let batch):
-            do {
-                try hostedKBs.land(batch)
-                try await outbound.write(.text(ChannelMessage.batchAck(jobID: batch.jobID, seq: batch.seq).encoded()))
-            } catch {
-                logger.error("hosted batch refused", metadata: ["job.id": "\(batch.jobID)", "error": "\(error)"])
-                try store.apply(JobReport(jobID: batch.jobID, reportSeq: Int64.max - 1, state: .failed, message: "hosted KB: \(error)"),
-                                connectorID: connectorID)
-                try await outbound.write(.text(ChannelMessage.stop(jobID: batch.jobID).encoded()))
-            }
+            try await land(batch, rows: .cells, connectorID: connectorID, outbound: outbound)
         case .resumeRequest(let jobID):
             let kbID = try store.job(id: jobID, connectorID: connectorID)?.kbID
             let position = try kbID.flatMap { try hostedKBs.position(jobID: jobID, kbID: $0) }

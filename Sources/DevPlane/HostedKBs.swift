@@ -46,9 +46,15 @@ public final class HostedKBs: @unchecked Sendable {
         }
     }
 
+    /// A batch's rows: parsed cells, or the raw `rows` JSON of the message to stream into SQLite.
+    public enum Rows {
+        case cells
+        case raw(bytes: [UInt8], range: Range<Int>)
+    }
+
     /// Lands a batch exactly once; returns false if it had landed before (a resend).
     @discardableResult
-    public func land(_ batch: HostedBatch) throws -> Bool {
+    public func land(_ batch: HostedBatch, rows: Rows = .cells) throws -> Bool {
         try lock.withLock {
             let db = try database(batch.kbID)
             return try db.transaction {
@@ -57,7 +63,7 @@ public final class HostedKBs: @unchecked Sendable {
                 }
                 let firstOfJob = try db.rows("SELECT 1 FROM _timbal_batches WHERE job_id = ? LIMIT 1", [.text(batch.jobID)]).isEmpty
                 let table = try prepareTable(db, batch, firstOfJob: firstOfJob)
-                try insert(db, batch, into: table)
+                let count = try insert(db, batch, rows: rows, into: table)
                 if batch.final, table != batch.destTable {
                     try db.execute("DROP TABLE IF EXISTS \(SQLIdentifier.quote(batch.destTable))")
                     try db.execute("ALTER TABLE \(SQLIdentifier.quote(table)) RENAME TO \(SQLIdentifier.quote(batch.destTable))")
@@ -65,7 +71,7 @@ public final class HostedKBs: @unchecked Sendable {
                 let record = try db.prepare("INSERT INTO _timbal_batches (job_id, seq, rows, checkpoint, landed_at) VALUES (?, ?, ?, ?, ?)")
                 try record.bind(.text(batch.jobID), at: 1)
                 try record.bind(.integer(batch.seq), at: 2)
-                try record.bind(.integer(Int64(batch.rows.count)), at: 3)
+                try record.bind(.integer(Int64(count)), at: 3)
                 try record.bind(batch.checkpoint.map { .text($0.serialized()) } ?? .null, at: 4)
                 try record.bind(.text(PlaneStore.timestamp()), at: 5)
                 try record.run()
@@ -97,8 +103,8 @@ public final class HostedKBs: @unchecked Sendable {
         return table
     }
 
-    private func insert(_ db: SQLiteDatabase, _ batch: HostedBatch, into table: String) throws {
-        guard !batch.rows.isEmpty else { return }
+    private func insert(_ db: SQLiteDatabase, _ batch: HostedBatch, rows: Rows, into table: String) throws -> Int {
+        if case .cells = rows, batch.rows.isEmpty { return 0 }
         let names = batch.columns.map { SQLIdentifier.quote($0.name) }
         var sql = "INSERT INTO \(SQLIdentifier.quote(table)) (\(names.joined(separator: ", "))) VALUES ("
             + Array(repeating: "?", count: names.count).joined(separator: ", ") + ")"
@@ -109,12 +115,16 @@ public final class HostedKBs: @unchecked Sendable {
                 + (updates.isEmpty ? "NOTHING" : "UPDATE SET " + updates.joined(separator: ", "))
         }
         let statement = try db.prepare(sql)
+        if case .raw(let bytes, let range) = rows {
+            return try RowsLander(bytes: bytes, range: range, kbTypes: batch.columns.map(\.kbType)).land(into: statement)
+        }
         for row in batch.rows {
             for (index, cell) in row.enumerated() {
                 try statement.bind(Self.value(cell, kbType: batch.columns[index].kbType), at: index + 1)
             }
             try statement.run()
         }
+        return batch.rows.count
     }
 
     /// A JSON cell back to the SQLite value the local KB would hold (docs/types.md).

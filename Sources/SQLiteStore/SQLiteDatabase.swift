@@ -6,8 +6,15 @@ public final class SQLiteDatabase {
     let handle: OpaquePointer
     public let path: String
 
+    /// Process-wide settings, applied once before the first connection (SQLite requires that).
+    private static let configured: Bool = {
+        _ = csqlite_disable_memory_statistics()
+        return true
+    }()
+
     /// Opens (creating if needed) the database file at `path`.
     public init(path: String, readOnly: Bool = false) throws {
+        _ = Self.configured
         var raw: OpaquePointer?
         let flags = (readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)
             | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE

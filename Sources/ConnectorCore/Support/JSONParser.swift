@@ -9,6 +9,20 @@ public struct JSONParser {
     private let bytes: [UInt8]
     private var index = 0
     private var depth = 0
+    private var rawKeys: Set<String> = []
+    private var rawRanges: [String: Range<Int>] = [:]
+
+    /// Parses a document but leaves the values of `rawKeys` (top-level members only) unparsed:
+    /// they read as null in the tree, and their byte ranges are returned, for streaming them.
+    public static func parse(_ bytes: [UInt8], leavingRaw rawKeys: Set<String>) throws -> (JSONValue, [String: Range<Int>]) {
+        var parser = JSONParser(bytes: bytes)
+        parser.rawKeys = rawKeys
+        parser.skipWhitespace()
+        let value = try parser.parseValue()
+        parser.skipWhitespace()
+        if parser.index != bytes.count { throw parser.fail("unexpected text after the document") }
+        return (value, parser.rawRanges)
+    }
 
     public static func parse(_ text: String) throws -> JSONValue {
         try parse(Array(text.utf8))
@@ -71,13 +85,49 @@ public struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
             index += 1
             skipWhitespace()
-            members.append((key, try parseValue()))
+            if depth == 1 && rawKeys.contains(key) {
+                let start = index
+                try skipValue()
+                rawRanges[key] = start..<index
+                members.append((key, .null))
+            } else {
+                members.append((key, try parseValue()))
+            }
             skipWhitespace()
             guard index < bytes.count else { throw fail("unexpected end of input") }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
             if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
             throw fail("expected ',' or '}'")
         }
+    }
+
+    /// Moves past one value without building it (strings are scanned for their closing quote).
+    mutating func skipValue() throws {
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "[") || bytes[index] == UInt8(ascii: "{") else {
+            _ = try parseValue()
+            return
+        }
+        var nesting = 0
+        repeat {
+            guard index < bytes.count else { throw fail("unexpected end of input") }
+            switch bytes[index] {
+            case UInt8(ascii: "\""):
+                index += 1
+                while index < bytes.count, bytes[index] != UInt8(ascii: "\"") {
+                    index += bytes[index] == UInt8(ascii: "\\") ? 2 : 1
+                }
+                guard index < bytes.count else { throw fail("unterminated string") }
+                index += 1
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                nesting += 1
+                index += 1
+            case UInt8(ascii: "]"), UInt8(ascii: "}"):
+                nesting -= 1
+                index += 1
+            default:
+                index += 1
+            }
+        } while nesting > 0
     }
 
     private mutating func parseArray() throws -> JSONValue {
