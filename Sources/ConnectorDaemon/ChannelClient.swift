@@ -87,7 +87,12 @@ public final class ChannelClient: Service, @unchecked Sendable {
     private func converse(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
         let hello = Hello(name: config.name, hostname: DaemonConfig.hostName(), os: SystemInfo.os, arch: SystemInfo.arch,
                           version: SystemInfo.version, capabilities: Capabilities.all)
-        try await outbound.write(.text(ChannelMessage.hello(hello).encoded()))
+        do {
+            try await outbound.write(.text(ChannelMessage.hello(hello).encoded()))
+        } catch {
+            // The plane may already have refused the channel (and closed it): its reason is still to be read.
+            logger.debug("hello not sent", metadata: ["error": "\(error)"])
+        }
         var messages = inbound.messages(maxSize: Self.maxMessageBytes).makeAsyncIterator()
         guard let first = try await messages.next() else { return }
         guard case .text(let text) = first, case .welcome(let connectorID, let heartbeat)? = try ChannelMessage.decode(text) else {

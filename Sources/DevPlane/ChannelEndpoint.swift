@@ -54,18 +54,30 @@ struct ChannelEndpoint: Sendable {
             for job in try store.openJobs(connectorID: connectorID) {
                 try await outbound.write(.text(try dispatchMessage(job).encoded()))
             }
-            while let message = try await messages.next() {
-                guard case .text(let text) = message else { continue }
-                if text.hasPrefix("{\"type\":\"batch\"") {
-                    // Hosted rows stream from the message bytes into SQLite without a JSON tree.
-                    let bytes = Array(text.utf8)
-                    guard let (tree, raw) = try? JSONParser.parse(bytes, leavingRaw: ["rows"]),
-                          case .batch(let header)? = try? ChannelMessage.decode(tree), let range = raw["rows"] else { continue }
-                    try await land(header, rows: .raw(bytes: bytes, range: range), connectorID: connectorID, outbound: outbound)
-                    continue
+            // Batches land on their own task, so reading the next frame overlaps writing this one.
+            let (batches, landing) = AsyncStream<(HostedBatch, HostedKBs.Rows)>.makeStream(bufferingPolicy: .unbounded)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await (batch, rows) in batches {
+                        try await land(batch, rows: rows, connectorID: connectorID, outbound: outbound)
+                    }
                 }
-                guard let decoded = try? ChannelMessage.decode(text) else { continue }
-                try await handle(decoded, connectorID: connectorID, outbound: outbound)
+                defer { landing.finish() }
+                while let message = try await messages.next() {
+                    guard case .text(let text) = message else { continue }
+                    if text.hasPrefix("{\"type\":\"batch\"") {
+                        // Hosted rows stream from the message bytes into SQLite without a JSON tree.
+                        let bytes = Array(text.utf8)
+                        guard let (tree, raw) = try? JSONParser.parse(bytes, leavingRaw: ["rows"]),
+                              case .batch(let header)? = try? ChannelMessage.decode(tree), let range = raw["rows"] else { continue }
+                        landing.yield((header, .raw(bytes: bytes, range: range)))
+                        continue
+                    }
+                    guard let decoded = try? ChannelMessage.decode(text) else { continue }
+                    try await handle(decoded, connectorID: connectorID, outbound: outbound)
+                }
+                landing.finish()
+                try await group.waitForAll()
             }
         } catch {
             logger.warning("channel error", metadata: ["connector.id": "\(connectorID)", "error": "\(error)"])

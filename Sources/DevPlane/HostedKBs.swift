@@ -47,7 +47,7 @@ public final class HostedKBs: @unchecked Sendable {
     }
 
     /// A batch's rows: parsed cells, or the raw `rows` JSON of the message to stream into SQLite.
-    public enum Rows {
+    public enum Rows: Sendable {
         case cells
         case raw(bytes: [UInt8], range: Range<Int>)
     }

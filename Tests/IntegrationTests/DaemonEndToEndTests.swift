@@ -153,7 +153,8 @@ struct DaemonEndToEndTests {
         try #"{"connector_id": "conn_fake", "credential": "cred_wrong"}"#
             .write(toFile: harness.directory + "/state/credential.json", atomically: true, encoding: .utf8)
         let name = try harness.startConnector()
-        #expect(waitUntil(seconds: 15) { harness.log(name + ".err").contains("control plane refused the channel") })
+        #expect(waitUntil(seconds: 15) { harness.log(name + ".err").contains("control plane refused the channel") },
+                "\(harness.log(name + ".err"))")
         let lines = harness.log(name + ".err").split(separator: "\n").filter { $0.contains("refused the channel") }
         #expect(lines.first?.contains("invalid credential") == true)
         #expect(!harness.log(name + ".err").contains("cred_wrong"))
