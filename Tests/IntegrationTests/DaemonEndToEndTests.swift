@@ -56,6 +56,53 @@ struct DaemonEndToEndTests {
         #expect(hostedRow.map { if case .string(let s) = $0 { return SQLiteValue.text(s) }; return .null } == localRow)
     }
 
+    @Test func everyTypeLandsTheSameInTheHostedKBAsInTheLocalOne() throws {
+        let (harness, scratch) = try started()
+        try scratch.sql(#"""
+            CREATE TYPE {s}.mood AS ENUM ('sad', 'happy');
+            CREATE TABLE {s}.typed (
+                id int PRIMARY KEY, updated_at timestamptz, i8 bigint, num numeric(30,10), f8 double precision,
+                nan double precision, inf double precision, b boolean, t text, raw bytea, d date, ts timestamp,
+                iv interval, u uuid, jb jsonb, ints int[], texts text[], m {s}.mood, n text);
+            INSERT INTO {s}.typed VALUES
+              (1, '2026-06-01 12:00:00.000001+00', -9223372036854775808, 12345678901234567890.0123456789, 0.1, 'NaN', '-Infinity', true,
+               E'h\u00e9llo "q" \\ back\nline\ttab 😀 \u0001', '\x00ff7f', '2026-02-28', '2026-06-01 12:34:56.5',
+               '1 day 02:00:00', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{"b": {"c": [1, "x\"y"]}}', ARRAY[1, NULL, 3],
+               ARRAY['x', 'y "z"'], 'happy', NULL),
+              (2, NULL, 0, 0, 'Infinity', 1e-300, 1e300, false, '', '\x', '0044-03-15 BC', 'infinity', 'P0D', NULL, 'null', '{}', '{}', 'sad', 'x');
+            """#)
+        let body = { (placement: String) in
+            DaemonHarness.jobBody(table: "typed", schema: scratch.schema, dest: "typed", placement: placement)
+        }
+        let local = try jobID(harness.dispatch(body("local")))
+        let hosted = try jobID(harness.dispatch(body("hosted")))
+        try harness.waitForJob(local, state: "completed")
+        try harness.waitForJob(hosted, state: "completed")
+        let columns = ["id", "updated_at", "i8", "num", "f8", "nan", "inf", "b", "t", "hex(raw)", "d", "ts", "iv", "u", "jb",
+                       "ints", "texts", "m", "n", "typeof(f8)", "typeof(raw)", "typeof(num)"]
+        let select = "SELECT \(columns.joined(separator: ", ")) FROM typed ORDER BY id"
+        let localKB = try SQLiteDatabase(path: harness.directory + "/state/kb/42.sqlite", readOnly: true)
+        let localRows = try localKB.rows(select)
+        let reply = try harness.request("POST", "/k2/42/query", body: JSONValue.object([("sql", .string(select))]).serialized())
+        guard case .array(let hostedRows)? = reply.json["rows"] else { Issue.record("query failed: \(reply)"); return }
+        #expect(hostedRows.count == 2)
+        for (localRow, hostedValue) in zip(localRows, hostedRows) {
+            guard case .array(let hostedRow) = hostedValue else { continue }
+            for (index, (l, h)) in zip(localRow, hostedRow).enumerated() {
+                let same: Bool
+                switch (l, h) {
+                case (.null, .null): same = true
+                case (.integer(let a), .number(let b)): same = String(a) == b
+                case (.real(let a), .number(let b)): same = Double(b) == a
+                case (.real(let a), .string(let b)): same = String(a) == b || (a.isInfinite && b.contains("inf"))
+                case (.text(let a), .string(let b)): same = a == b
+                default: same = false
+                }
+                #expect(same, "column \(columns[index]): local \(l) hosted \(h.serialized())")
+            }
+        }
+    }
+
     @Test func aJobNeedingAMissingCapabilityIsRefusedOrFailsNamingIt() throws {
         let (harness, scratch) = try started()
         let body = DaemonHarness.jobBody(table: "events", schema: scratch.schema, dest: "ev", placement: "local", kind: "mysql")
