@@ -150,7 +150,7 @@ public final class JobRunner: @unchecked Sendable {
                 throw JobSpecError(field: missing.hasPrefix("source:") ? "source.kind" : "placement",
                                    problem: "this connector lacks capability \"\(missing)\" (it has \(Capabilities.all.joined(separator: ", ")))")
             }
-            let settings = try Connections.load(path: connectionsPath).settings(for: spec.source.connectionRef)
+            let settings = try Connections.load(path: connectionsPath).settings(for: spec)
             let stopFlag = StopFlag()
             let store = self.store, outbox = self.outbox
             let sink: () throws -> BatchSink

@@ -54,7 +54,7 @@ struct ExtractCommand: AsyncParsableCommand {
         guard spec.placement == .local else {
             throw JobSpecError(field: "placement", problem: "\"hosted\" sends rows to the control plane, which needs the connector daemon; this command runs \"local\" jobs only")
         }
-        let settings = try Connections.load(path: connections).settings(for: spec.source.connectionRef)
+        let settings = try Connections.load(path: connections).settings(for: spec)
         let id = jobID ?? Self.derivedJobID(Array(bytes))
         let extractor = Extractor(spec: spec, jobID: id, connection: settings, stateDir: stateDir, logger: logger)
         let signals = SignalStopper(onSignal: { extractor.stop() })

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import ConnectorCore
 
@@ -18,12 +19,46 @@ struct ConnectionsTests {
         }
     }
 
+    @Test func anAllowListLimitsWhatJobsMayRead() throws {
+        let connections = try Connections.parse(Array(#"{"erp": {"dsn": "x", "allow": {"schemas": ["sales"], "tables": ["public.orders", "hr.*"]}}, "open": {"dsn": "y"}}"#.utf8), file: "c.json")
+        func spec(_ ref: String, _ schema: String, _ table: String) -> JobSpec {
+            JobSpec(kbID: 1, destTable: "t", source: SourceSpec(connectionRef: ref, table: table, schema: schema))
+        }
+        #expect(try connections.settings(for: spec("erp", "public", "orders")).name == "erp")
+        #expect(try connections.settings(for: spec("erp", "sales", "anything")).name == "erp")
+        #expect(try connections.settings(for: spec("erp", "hr", "people")).name == "erp")
+        #expect(try connections.settings(for: spec("open", "secret", "keys")).name == "open")
+        #expect { try connections.settings(for: spec("erp", "public", "secrets")) } throws: {
+            "\($0)" == #"source.table: public.secrets is not allowed by connection "erp" in c.json (it allows sales.*, public.orders, hr.*)"#
+        }
+        #expect { try Connections.parse(Array(#"{"erp": {"dsn": "x", "allow": {"tables": ["orders"]}}}"#.utf8), file: "c.json") } throws: {
+            "\($0)" == #"c.json: erp.allow.tables: "orders" should be schema.table or schema.*"#
+        }
+    }
+
+    @Test func theDSNCanComeFromAFileOrTheEnvironment() throws {
+        let path = NSTemporaryDirectory() + "dsn-\(UUID().uuidString)"
+        try "postgresql://reader:s3cret@db/erp\n".write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let fromFile = try Connections.parse(Array(#"{"erp": {"dsn_file": "\#(path)"}}"#.utf8), file: "c.json")
+        #expect(try fromFile.settings(for: "erp").dsn == "postgresql://reader:s3cret@db/erp")
+        setenv("TIMBAL_TEST_DSN_ENV", "service=erp", 1)
+        let fromEnv = try Connections.parse(Array(#"{"erp": {"dsn_env": "TIMBAL_TEST_DSN_ENV"}}"#.utf8), file: "c.json")
+        #expect(try fromEnv.settings(for: "erp").dsn == "service=erp")
+        #expect { try Connections.parse(Array(#"{"erp": {"dsn_env": "TIMBAL_NOT_SET_ANYWHERE"}}"#.utf8), file: "c.json") } throws: {
+            "\($0)" == "c.json: erp.dsn_env: environment variable TIMBAL_NOT_SET_ANYWHERE is not set"
+        }
+        #expect { try Connections.parse(Array(#"{"erp": {"dsn": "a", "dsn_env": "B"}}"#.utf8), file: "c.json") } throws: {
+            "\($0)" == "c.json: erp.dsn: give only one of dsn, dsn_file, dsn_env"
+        }
+    }
+
     @Test func badEntriesNameTheKeyButNeverTheDSN() {
         #expect { try Connections.parse(Array(#"{"erp": {"dsn": "postgresql://u:hunter2@db/erp", "lock_timeout_ms": -1}}"#.utf8), file: "c.json") } throws: {
             "\($0)" == "c.json: erp.lock_timeout_ms: expected a whole number >= 0" && !"\($0)".contains("hunter2")
         }
         #expect { try Connections.parse(Array(#"{"erp": {"kind": "postgres"}}"#.utf8), file: "c.json") } throws: {
-            "\($0)" == "c.json: erp.dsn: is required"
+            "\($0)" == "c.json: erp.dsn: is required (or dsn_file, or dsn_env)"
         }
     }
 }

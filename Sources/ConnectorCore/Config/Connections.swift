@@ -11,6 +11,10 @@ public struct ConnectionSettings: Sendable {
     public var lockTimeoutMs: Int
     public var idleInTransactionTimeoutMs: Int
     public var connectTimeoutSeconds: Int
+    /// Schemas the control plane may read through this connection (empty = any the role can read).
+    public var allowedSchemas: [String]
+    /// Tables the control plane may read, as `schema.table` or `schema.*` (empty = any).
+    public var allowedTables: [String]
 
     public static let defaultStatementTimeoutMs = 60_000
     public static let defaultLockTimeoutMs = 5_000
@@ -21,7 +25,8 @@ public struct ConnectionSettings: Sendable {
                 statementTimeoutMs: Int = defaultStatementTimeoutMs,
                 lockTimeoutMs: Int = defaultLockTimeoutMs,
                 idleInTransactionTimeoutMs: Int = defaultIdleInTransactionTimeoutMs,
-                connectTimeoutSeconds: Int = defaultConnectTimeoutSeconds) {
+                connectTimeoutSeconds: Int = defaultConnectTimeoutSeconds,
+                allowedSchemas: [String] = [], allowedTables: [String] = []) {
         self.name = name
         self.kind = kind
         self.dsn = dsn
@@ -29,6 +34,23 @@ public struct ConnectionSettings: Sendable {
         self.lockTimeoutMs = lockTimeoutMs
         self.idleInTransactionTimeoutMs = idleInTransactionTimeoutMs
         self.connectTimeoutSeconds = connectTimeoutSeconds
+        self.allowedSchemas = allowedSchemas
+        self.allowedTables = allowedTables
+    }
+
+    /// Whether this connection's allow-list lets jobs read `schema.table`.
+    public func allows(schema: String, table: String) -> Bool {
+        if allowedSchemas.isEmpty && allowedTables.isEmpty { return true }
+        if allowedSchemas.contains(schema) { return true }
+        return allowedTables.contains("\(schema).\(table)") || allowedTables.contains("\(schema).*")
+    }
+
+    /// Fails a job that reads outside the allow-list, naming what is allowed.
+    public func checkAllowed(schema: String, table: String, file: String) throws {
+        guard !allows(schema: schema, table: table) else { return }
+        let allowed = (allowedSchemas.map { "\($0).*" } + allowedTables).joined(separator: ", ")
+        throw JobSpecError(field: "source.table",
+                           problem: "\(schema).\(table) is not allowed by connection \"\(name)\" in \(file) (it allows \(allowed))")
     }
 }
 
@@ -91,13 +113,62 @@ public struct Connections: Sendable {
         }
         let kind = try string("kind") ?? "postgres"
         guard kind == "postgres" else { throw fail("kind", "\"\(kind)\" is not supported (only postgres)") }
-        guard let dsn = try string("dsn"), !dsn.isEmpty else { throw fail("dsn", "is required") }
+        let dsn = try resolveDSN(string("dsn"), file: string("dsn_file"), env: string("dsn_env"), fail: fail)
+        var schemas: [String] = [], tables: [String] = []
+        if let allow = value["allow"], allow != .null {
+            guard case .object = allow else { throw fail("allow", "expected an object with \"schemas\" and/or \"tables\"") }
+            func names(_ key: String) throws -> [String] {
+                guard let list = allow[key], list != .null else { return [] }
+                guard case .array(let items) = list else { throw fail("allow.\(key)", "expected an array of strings") }
+                return try items.map {
+                    guard case .string(let text) = $0, !text.isEmpty else { throw fail("allow.\(key)", "expected non-empty strings") }
+                    return text
+                }
+            }
+            schemas = try names("schemas")
+            tables = try names("tables")
+            if let bad = tables.first(where: { !$0.contains(".") }) {
+                throw fail("allow.tables", "\"\(bad)\" should be schema.table or schema.*")
+            }
+        }
         return ConnectionSettings(
             name: name, kind: kind, dsn: dsn,
             statementTimeoutMs: try milliseconds("statement_timeout_ms", ConnectionSettings.defaultStatementTimeoutMs),
             lockTimeoutMs: try milliseconds("lock_timeout_ms", ConnectionSettings.defaultLockTimeoutMs),
             idleInTransactionTimeoutMs: try milliseconds("idle_in_transaction_timeout_ms", ConnectionSettings.defaultIdleInTransactionTimeoutMs),
-            connectTimeoutSeconds: try milliseconds("connect_timeout_s", ConnectionSettings.defaultConnectTimeoutSeconds))
+            connectTimeoutSeconds: try milliseconds("connect_timeout_s", ConnectionSettings.defaultConnectTimeoutSeconds),
+            allowedSchemas: schemas, allowedTables: tables)
+    }
+
+    /// The DSN from exactly one of `dsn`, `dsn_file` (a file holding it, e.g. a systemd credential)
+    /// or `dsn_env` (an environment variable), so the secret need not sit in connections.json.
+    private static func resolveDSN(_ inline: String?, file: String?, env: String?,
+                                   fail: (String, String) -> ConnectionsError) throws -> String {
+        let given = [inline, file, env].compactMap { $0 }
+        guard given.count == 1 else {
+            throw fail(given.isEmpty ? "dsn" : "dsn", given.isEmpty ? "is required (or dsn_file, or dsn_env)" : "give only one of dsn, dsn_file, dsn_env")
+        }
+        if let inline {
+            guard !inline.isEmpty else { throw fail("dsn", "is required") }
+            return inline
+        }
+        if let file {
+            guard let data = FileManager.default.contents(atPath: file) else { throw fail("dsn_file", "cannot read \(file)") }
+            let text = String(String(decoding: data, as: UTF8.self).drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
+            guard !text.isEmpty else { throw fail("dsn_file", "\(file) is empty") }
+            return text
+        }
+        guard let value = ProcessInfo.processInfo.environment[env!], !value.isEmpty else {
+            throw fail("dsn_env", "environment variable \(env!) is not set")
+        }
+        return value
+    }
+
+    /// The settings a job reads through: its connection_ref resolved, its table checked against the allow-list.
+    public func settings(for spec: JobSpec) throws -> ConnectionSettings {
+        let settings = try settings(for: spec.source.connectionRef)
+        try settings.checkAllowed(schema: spec.source.schema, table: spec.source.table, file: file)
+        return settings
     }
 
     /// The settings for `ref`, or an error naming the ref and the file.
