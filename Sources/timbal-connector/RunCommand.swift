@@ -38,12 +38,16 @@ struct RunCommand: AsyncParsableCommand {
         let runner = JobRunner(config: daemon, store: store, outbox: outbox, logger: logger)
         let channel = ChannelClient(config: daemon, credential: credential, store: store, outbox: outbox, runner: runner, logger: logger)
         try runner.resumeUnfinished()
+        let systemd = SystemdNotifier(logger: logger)
+        // Config loaded and the state DB open: systemd may consider the service started.
+        systemd.notify("READY=1\nSTATUS=connecting to \(daemon.controlPlaneURL)")
         logger.info("connector started", metadata: [
             "connector.id": "\(credential.connectorID)", "name": "\(daemon.name)", "version": "\(SystemInfo.version)",
             "max_concurrent_jobs": "\(daemon.maxConcurrentJobs)"])
         // Shutdown runs in reverse: jobs drain first (batches land, hosted ones are acknowledged), then the channel closes.
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: channel), .init(service: JobDrainService(runner: runner, logger: logger))],
+            services: [.init(service: channel), .init(service: JobDrainService(runner: runner, logger: logger)),
+                       .init(service: systemd)],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         logger.info("connector stopped")

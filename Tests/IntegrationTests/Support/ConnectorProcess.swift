@@ -17,10 +17,13 @@ enum ConnectorBinary {
     }
 
     /// Starts the connector with `arguments`; stdout and stderr go to files in `directory`.
-    static func start(_ arguments: [String], logDirectory: String, name: String) throws -> Process {
+    static func start(_ arguments: [String], logDirectory: String, name: String, environment: [String: String] = [:]) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         FileManager.default.createFile(atPath: "\(logDirectory)/\(name).out", contents: nil)
         FileManager.default.createFile(atPath: "\(logDirectory)/\(name).err", contents: nil)
         process.standardOutput = FileHandle(forWritingAtPath: "\(logDirectory)/\(name).out")

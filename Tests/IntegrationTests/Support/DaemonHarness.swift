@@ -83,11 +83,11 @@ final class DaemonHarness {
     }
 
     @discardableResult
-    func startConnector() throws -> String {
+    func startConnector(environment: [String: String] = [:]) throws -> String {
         connectorRuns += 1
         let name = "connector\(connectorRuns)"
         connector = try ConnectorBinary.start(["run", "--config", directory + "/config.json", "--log-level", "debug"],
-                                              logDirectory: directory, name: name)
+                                              logDirectory: directory, name: name, environment: environment)
         return name
     }
 
