@@ -20,12 +20,14 @@ public struct DaemonConfig: Sendable {
     public var heartbeatSeconds: Int
     /// Hosted batches sent but not yet acknowledged, at most.
     public var hostedWindow: Int
+    /// Seconds between a job's progress lines in the log.
+    public var progressLogSeconds: Double
 
     public static let defaultStateDir = "/var/lib/timbal-connector"
 
     public init(controlPlaneURL: String, name: String = DaemonConfig.hostName(), stateDir: String = DaemonConfig.defaultStateDir,
                 connectionsPath: String = "connections.json", maxConcurrentJobs: Int = 2, heartbeatSeconds: Int = 10,
-                hostedWindow: Int = 4) {
+                hostedWindow: Int = 4, progressLogSeconds: Double = 10) {
         self.controlPlaneURL = controlPlaneURL
         self.name = name
         self.stateDir = stateDir
@@ -33,6 +35,7 @@ public struct DaemonConfig: Sendable {
         self.maxConcurrentJobs = maxConcurrentJobs
         self.heartbeatSeconds = heartbeatSeconds
         self.hostedWindow = hostedWindow
+        self.progressLogSeconds = progressLogSeconds
     }
 
     public static func load(path: String) throws -> DaemonConfig {
@@ -66,7 +69,8 @@ public struct DaemonConfig: Sendable {
         return DaemonConfig(
             controlPlaneURL: url, name: try string("name") ?? hostName(), stateDir: try string("state_dir") ?? defaultStateDir,
             connectionsPath: connections, maxConcurrentJobs: try integer("max_concurrent_jobs", 2, min: 1),
-            heartbeatSeconds: try integer("heartbeat_s", 10, min: 1), hostedWindow: try integer("hosted_window", 4, min: 1))
+            heartbeatSeconds: try integer("heartbeat_s", 10, min: 1), hostedWindow: try integer("hosted_window", 4, min: 1),
+            progressLogSeconds: Double(try integer("progress_log_s", 10, min: 1)))
     }
 
     public static func hostName() -> String {

@@ -184,7 +184,9 @@ public final class JobRunner: @unchecked Sendable {
             try report(jobID, .init(state: .running))
             jobLogger.info("job started")
             let isHosted = extractor.spec.placement == .hosted
+            let progressLog = ProgressLog(logger: logger, jobID: jobID, interval: config.progressLogSeconds)
             let result = try extractor.run { progress in
+                progressLog.report(progress)
                 let change = StateStore.Change(
                     rowsEmitted: isHosted ? nil : progress.rowsLanded, rowsPerSec: progress.rowsPerSecond,
                     checkpoint: isHosted ? nil : progress.checkpoint?.json.serialized())

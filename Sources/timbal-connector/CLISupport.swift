@@ -36,35 +36,6 @@ final class SignalStopper: @unchecked Sendable {
     }
 }
 
-/// Logs progress at most once a second: rows, rows/s, ETA from the planner's estimate, cursor.
-final class ProgressReporter: @unchecked Sendable {
-    private let logger: Logger
-    private var lastReport = -Double.infinity
-
-    init(logger: Logger, jobID: String) {
-        var logger = logger
-        logger[metadataKey: "job.id"] = "\(jobID)"
-        self.logger = logger
-    }
-
-    func report(_ progress: ExtractProgress) {
-        let now = monotonicSeconds()
-        guard now - lastReport >= 1 else { return }
-        lastReport = now
-        var metadata: Logger.Metadata = [
-            "rows": "\(progress.rowsLanded)",
-            "rows_per_sec": "\(Int(progress.rowsPerSecond))",
-            "batches": "\(progress.batches)",
-            "cursor": "\(progress.checkpoint?.summary ?? "start")",
-        ]
-        if progress.estimatedRows > 0, progress.rowsPerSecond > 0 {
-            let remaining = max(0, Double(progress.estimatedRows - progress.rowsLanded))
-            metadata["eta_s"] = "\(Int(remaining / progress.rowsPerSecond))"
-        }
-        logger.info("progress", metadata: metadata)
-    }
-}
-
 /// The one-line summary printed on stdout when a run ends.
 enum Summary {
     static func line(for result: ExtractResult) -> String {

@@ -59,7 +59,7 @@ struct ExtractCommand: AsyncParsableCommand {
         let extractor = Extractor(spec: spec, jobID: id, connection: settings, stateDir: stateDir, logger: logger)
         let signals = SignalStopper(onSignal: { extractor.stop() })
         defer { signals.cancel() }
-        let reporter = ProgressReporter(logger: logger, jobID: id)
+        let reporter = ProgressLog(logger: logger, jobID: id, interval: 1)
         return try await BlockingThread.run {
             try extractor.run(onProgress: reporter.report)
         }

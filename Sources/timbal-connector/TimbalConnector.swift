@@ -8,9 +8,15 @@ struct TimbalConnector: AsyncParsableCommand {
         commandName: "timbal-connector",
         abstract: "Feeds Timbal knowledge bases from your databases.",
         version: ConnectorVersion.current,
-        subcommands: [RunCommand.self, EnrollCommand.self, ExtractCommand.self, JobsCommand.self])
+        subcommands: [RunCommand.self, EnrollCommand.self, ExtractCommand.self, JobsCommand.self, VersionCommand.self])
 }
 
 enum ConnectorVersion {
     static let current = SystemInfo.version
+}
+
+/// `timbal-connector version`.
+struct VersionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "version", abstract: "Print the connector's version.")
+    func run() { print("timbal-connector \(ConnectorVersion.current)") }
 }

@@ -1,0 +1,33 @@
+import Logging
+
+/// Logs a job's progress at info at most every `interval` seconds: rows, rows/s, ETA from the
+/// planner's row estimate, and the cursor.
+public final class ProgressLog: @unchecked Sendable {
+    private let logger: Logger
+    private let interval: Double
+    private var last = -Double.infinity
+
+    public init(logger: Logger, jobID: String, interval: Double) {
+        var logger = logger
+        logger[metadataKey: "job.id"] = "\(jobID)"
+        self.logger = logger
+        self.interval = interval
+    }
+
+    public func report(_ progress: ExtractProgress) {
+        let now = monotonicSeconds()
+        guard now - last >= interval else { return }
+        last = now
+        var metadata: Logger.Metadata = [
+            "rows": "\(progress.rowsLanded)",
+            "rows_per_sec": "\(Int(progress.rowsPerSecond))",
+            "batches": "\(progress.batches)",
+            "cursor": "\(progress.checkpoint?.summary ?? "start")",
+        ]
+        if progress.estimatedRows > 0, progress.rowsPerSecond > 0 {
+            let remaining = max(0, Double(progress.estimatedRows - progress.rowsLanded))
+            metadata["eta_s"] = "\(Int(remaining / progress.rowsPerSecond))"
+        }
+        logger.info("progress", metadata: metadata)
+    }
+}
