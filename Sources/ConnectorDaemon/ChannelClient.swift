@@ -2,6 +2,7 @@ import ChannelProtocol
 import ConnectorCore
 import HTTPTypes
 import Logging
+import Metrics
 import NIOCore
 import ServiceLifecycle
 import WSClient
@@ -60,11 +61,18 @@ public final class ChannelClient: Service, @unchecked Sendable {
                 logger.warning("channel down", metadata: ["retry.delay_s": "\(twoDecimals(delay))", "url": "\(config.channelURL())"])
             }
             lock.withLock { reconnects += 1 }
+            Self.reconnectCounter.increment()
             try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
         }
     }
 
-    private func setUp(_ value: Bool) { lock.withLock { up = value } }
+    private static let upGauge = Gauge(label: "timbal_channel_up")
+    private static let reconnectCounter = Counter(label: "timbal_channel_reconnects_total")
+
+    private func setUp(_ value: Bool) {
+        lock.withLock { up = value }
+        Self.upGauge.record(value ? 1 : 0)
+    }
 
     private func session() async throws -> WebSocketCloseFrame? {
         var configuration = WebSocketClientConfiguration()

@@ -22,12 +22,14 @@ public struct DaemonConfig: Sendable {
     public var hostedWindow: Int
     /// Seconds between a job's progress lines in the log.
     public var progressLogSeconds: Double
+    /// Loopback address of `/healthz`, `/readyz` and `/metrics`; nil disables the endpoint.
+    public var metricsAddress: String?
 
     public static let defaultStateDir = "/var/lib/timbal-connector"
 
     public init(controlPlaneURL: String, name: String = DaemonConfig.hostName(), stateDir: String = DaemonConfig.defaultStateDir,
                 connectionsPath: String = "connections.json", maxConcurrentJobs: Int = 2, heartbeatSeconds: Int = 10,
-                hostedWindow: Int = 4, progressLogSeconds: Double = 10) {
+                hostedWindow: Int = 4, progressLogSeconds: Double = 10, metricsAddress: String? = "127.0.0.1:9464") {
         self.controlPlaneURL = controlPlaneURL
         self.name = name
         self.stateDir = stateDir
@@ -36,6 +38,7 @@ public struct DaemonConfig: Sendable {
         self.heartbeatSeconds = heartbeatSeconds
         self.hostedWindow = hostedWindow
         self.progressLogSeconds = progressLogSeconds
+        self.metricsAddress = metricsAddress
     }
 
     public static func load(path: String) throws -> DaemonConfig {
@@ -70,7 +73,8 @@ public struct DaemonConfig: Sendable {
             controlPlaneURL: url, name: try string("name") ?? hostName(), stateDir: try string("state_dir") ?? defaultStateDir,
             connectionsPath: connections, maxConcurrentJobs: try integer("max_concurrent_jobs", 2, min: 1),
             heartbeatSeconds: try integer("heartbeat_s", 10, min: 1), hostedWindow: try integer("hosted_window", 4, min: 1),
-            progressLogSeconds: Double(try integer("progress_log_s", 10, min: 1)))
+            progressLogSeconds: Double(try integer("progress_log_s", 10, min: 1)),
+            metricsAddress: document["metrics_address"] == .null ? nil : try string("metrics_address") ?? "127.0.0.1:9464")
     }
 
     public static func hostName() -> String {

@@ -1,6 +1,7 @@
 import ChannelProtocol
 import ConnectorCore
 import Logging
+import Metrics
 
 /// Runs dispatched jobs, at most `maxConcurrentJobs` at once, each on its own thread, and reports
 /// what they do through the state DB and the outbox. Local jobs keep running while the channel is
@@ -136,7 +137,14 @@ public final class JobRunner: @unchecked Sendable {
     }
 
     private func report(_ jobID: String, _ change: StateStore.Change) throws {
-        if try store.record(jobID: jobID, change) != nil { outbox.reportChanged(jobID: jobID) }
+        guard try store.record(jobID: jobID, change) != nil else { return }
+        outbox.reportChanged(jobID: jobID)
+        if let state = change.state, state.isTerminal {
+            Counter(label: "timbal_jobs_finished_total", dimensions: [("state", state.rawValue)]).increment()
+        }
+        let (running, queued) = lock.withLock { (active.count, queue.count) }
+        Gauge(label: "timbal_jobs", dimensions: [("state", "running")]).record(running)
+        Gauge(label: "timbal_jobs", dimensions: [("state", "queued")]).record(queued)
     }
 
     /// Runs one job on the current thread, start to terminal report.

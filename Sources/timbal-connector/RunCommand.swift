@@ -2,6 +2,8 @@ import ArgumentParser
 import ConnectorCore
 import ConnectorDaemon
 import Logging
+import Metrics
+import Prometheus
 import ServiceLifecycle
 
 /// `timbal-connector run`: the daemon. Holds the channel to the control plane and runs its jobs.
@@ -38,6 +40,17 @@ struct RunCommand: AsyncParsableCommand {
         let runner = JobRunner(config: daemon, store: store, outbox: outbox, logger: logger)
         let channel = ChannelClient(config: daemon, credential: credential, store: store, outbox: outbox, runner: runner, logger: logger)
         try runner.resumeUnfinished()
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: channel)]
+        if let address = daemon.metricsAddress {
+            do {
+                services.append(.init(service: try HealthServer(address: address, registry: registry, logger: logger) { channel.isUp }))
+            } catch {
+                printError("error: \(config): \(error)")
+                throw ExitCode.failure
+            }
+        }
         let systemd = SystemdNotifier(logger: logger)
         // Config loaded and the state DB open: systemd may consider the service started.
         systemd.notify("READY=1\nSTATUS=connecting to \(daemon.controlPlaneURL)")
@@ -46,8 +59,7 @@ struct RunCommand: AsyncParsableCommand {
             "max_concurrent_jobs": "\(daemon.maxConcurrentJobs)"])
         // Shutdown runs in reverse: jobs drain first (batches land, hosted ones are acknowledged), then the channel closes.
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: channel), .init(service: JobDrainService(runner: runner, logger: logger)),
-                       .init(service: systemd)],
+            services: services + [.init(service: JobDrainService(runner: runner, logger: logger)), .init(service: systemd)],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         logger.info("connector stopped")

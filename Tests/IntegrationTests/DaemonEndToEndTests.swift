@@ -193,6 +193,46 @@ struct DaemonEndToEndTests {
         #expect(try localCount(harness, table: "ev") == [.integer(3000), .integer(3000)])
     }
 
+    @Test func healthReadinessAndMetricsAreServedOnLoopback() throws {
+        let scratch = try Scratch()
+        try seed(scratch, rows: 1_000)
+        let harness = try DaemonHarness()
+        try harness.startPlane()
+        try harness.enroll()
+        let port = 19_400 + Int.random(in: 0..<500)
+        try harness.writeConfig(metricsAddress: "127.0.0.1:\(port)")
+        try harness.startConnector()
+        try harness.waitOnline()
+        let base = "http://127.0.0.1:\(port)"
+        #expect(waitUntil(seconds: 10) { harness.get(base + "/readyz").0 == 200 })
+        #expect(harness.get(base + "/healthz") == (200, "ok\n"))
+        let id = try jobID(harness.dispatch(DaemonHarness.jobBody(table: "events", schema: scratch.schema, dest: "ev", placement: "local")))
+        try harness.waitForJob(id, state: "completed")
+        let metrics = harness.get(base + "/metrics").1
+        #expect(metrics.contains("timbal_channel_up 1"))
+        #expect(metrics.contains("timbal_rows_extracted_total 1000"))
+        #expect(metrics.contains("timbal_batch_fetch_seconds_bucket"))
+        #expect(metrics.contains("timbal_batch_write_seconds_count"))
+        #expect(metrics.contains("timbal_jobs_finished_total{state=\"completed\"} 1"))
+        #expect(metrics.contains("timbal_last_batch_timestamp_seconds"))
+        #expect(harness.get(base + "/nope").0 == 404)
+
+        // The plane goes away: not ready any more, still healthy.
+        harness.killPlane()
+        #expect(waitUntil(seconds: 10) { harness.get(base + "/readyz").0 == 503 })
+        #expect(harness.get(base + "/healthz").0 == 200)
+    }
+
+    @Test func aMetricsAddressOffTheLoopbackIsRefusedAtStart() throws {
+        let harness = try DaemonHarness()
+        try harness.startPlane()
+        try harness.enroll()
+        try harness.writeConfig(metricsAddress: "0.0.0.0:9464")
+        let result = try ConnectorBinary.run(["run", "--config", harness.directory + "/config.json"], logDirectory: harness.directory, name: "refused")
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("metrics_address: expected a loopback address like 127.0.0.1:9464, got \"0.0.0.0:9464\""))
+    }
+
     @Test func aBadCredentialIsRefusedAndSaidInOneLogLine() throws {
         let harness = try DaemonHarness()
         try harness.startPlane()

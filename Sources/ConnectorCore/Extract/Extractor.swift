@@ -108,7 +108,12 @@ public final class Extractor: @unchecked Sendable {
         do {
             while let batch = pipeline.next() {
                 if stopFlag.isRaised { break }
+                let writeStarted = clock.now()
                 try sink.land(batch.result, checkpoint: batch.checkpoint)
+                ExtractMetrics.writeLatency.recordNanoseconds(Int64((clock.now() - writeStarted) * 1e9))
+                ExtractMetrics.rows.increment(by: batch.result.rowCount)
+                ExtractMetrics.batches.increment()
+                ExtractMetrics.lastBatch.record(unixSeconds())
                 rows += Int64(batch.result.rowCount)
                 if batch.checkpoint?.nullCursorPass == true { nullRows += Int64(batch.result.rowCount) }
                 batches += 1

@@ -85,7 +85,9 @@ final class FetchPipeline: @unchecked Sendable {
                 try recover(from: error, attempt: failures)
                 continue
             }
-            pacer.didFetch(rows: result.rowCount, startedAt: startedAt, endedAt: clock.now())
+            let endedAt = clock.now()
+            pacer.didFetch(rows: result.rowCount, startedAt: startedAt, endedAt: endedAt)
+            ExtractMetrics.fetchLatency.recordNanoseconds(Int64((endedAt - startedAt) * 1e9))
             logger.trace("batch fetched", metadata: ["batch.rows": "\(result.rowCount)"])
             sizer.succeeded()
             let count = result.rowCount
@@ -110,6 +112,7 @@ final class FetchPipeline: @unchecked Sendable {
             throw ExtractError.retriesExhausted(attempts: attempt - 1, last: error)
         }
         retries += 1
+        ExtractMetrics.retries.increment()
         if error.isStatementTimeout {
             let before = sizer.current
             if sizer.shrink() {

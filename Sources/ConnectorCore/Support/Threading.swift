@@ -115,3 +115,10 @@ public func writeToStandardError(_ text: String) {
         }
     }
 }
+
+/// Seconds since the Unix epoch (wall clock).
+public func unixSeconds() -> Double {
+    var spec = timespec()
+    clock_gettime(CLOCK_REALTIME, &spec)
+    return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+}

@@ -75,11 +75,27 @@ final class DaemonHarness {
         try writeConfig()
     }
 
-    func writeConfig() throws {
+    /// `metricsAddress` nil turns the health endpoint off (tests run several daemons at once).
+    func writeConfig(metricsAddress: String? = nil) throws {
+        let metrics = metricsAddress.map { "\"\($0)\"" } ?? "null"
         try """
             {"control_plane_url": "\(baseURL)", "name": "e2e", "state_dir": "\(directory)/state",
-             "connections": "connections.json", "max_concurrent_jobs": 2, "heartbeat_s": 1}
+             "connections": "connections.json", "max_concurrent_jobs": 2, "heartbeat_s": 1, "metrics_address": \(metrics)}
             """.write(toFile: directory + "/config.json", atomically: true, encoding: .utf8)
+    }
+
+    /// A GET on a local URL: status and body.
+    func get(_ url: String) -> (Int, String) {
+        let box = ReplyBox()
+        let done = DispatchSemaphore(value: 0)
+        URLSession.shared.dataTask(with: URL(string: url)!) { data, response, _ in
+            let text = data.map { String(decoding: $0, as: UTF8.self) } ?? ""
+            box.reply = Reply(status: (response as? HTTPURLResponse)?.statusCode ?? 0, json: .string(text))
+            done.signal()
+        }.resume()
+        done.wait()
+        if case .string(let text)? = box.reply?.json { return (box.reply?.status ?? 0, text) }
+        return (0, "")
     }
 
     @discardableResult

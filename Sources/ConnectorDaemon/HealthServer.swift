@@ -1,0 +1,100 @@
+import ConnectorCore
+import Logging
+import Prometheus
+import ServiceLifecycle
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A loopback-only HTTP endpoint for operators and monitoring: `/healthz` (the process answers),
+/// `/readyz` (channel up and state DB open) and `/metrics` (Prometheus text format).
+/// A tiny blocking server on its own thread: three GET routes need no framework.
+public final class HealthServer: Service, @unchecked Sendable {
+    private let host: String
+    private let port: UInt16
+    private let registry: PrometheusCollectorRegistry
+    private let isReady: @Sendable () -> Bool
+    private let logger: Logger
+
+    public struct AddressError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// `address` is `127.x.y.z:PORT`; anything but loopback is refused (metrics stay on the host).
+    public init(address: String, registry: PrometheusCollectorRegistry, logger: Logger, isReady: @escaping @Sendable () -> Bool) throws {
+        let parts = address.split(separator: ":")
+        guard parts.count == 2, let port = UInt16(parts[1]), parts[0].hasPrefix("127.") || parts[0] == "localhost" else {
+            throw AddressError(description: "metrics_address: expected a loopback address like 127.0.0.1:9464, got \"\(address)\"")
+        }
+        host = parts[0] == "localhost" ? "127.0.0.1" : String(parts[0])
+        self.port = port
+        self.registry = registry
+        self.isReady = isReady
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw AddressError(description: "metrics_address: cannot create a socket (errno \(errno))") }
+        var yes: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        inet_pton(AF_INET, host, &address.sin_addr)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(fd, 16) == 0 else {
+            close(fd)
+            throw AddressError(description: "metrics_address: cannot listen on \(host):\(port) (errno \(errno))")
+        }
+        logger.info("health endpoint listening", metadata: ["address": "http://\(host):\(port)"])
+        let thread = OSThread(name: "timbal-health") { [self] in serve(fd) }
+        try? await gracefulShutdown()
+        shutdown(fd, Int32(SHUT_RDWR))
+        close(fd)
+        thread.join()
+    }
+
+    private func serve(_ listener: Int32) {
+        while true {
+            let client = accept(listener, nil, nil)
+            if client < 0 {
+                if errno == EINTR { continue }
+                return  // the listener was shut down
+            }
+            var timeout = timeval(tv_sec: 2, tv_usec: 0)
+            setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let count = recv(client, &buffer, buffer.count, 0)
+            let request = count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : ""
+            let response = respond(to: request)
+            response.withUnsafeBufferPointer { _ = send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            close(client)
+        }
+    }
+
+    func respond(to request: String) -> [UInt8] {
+        let line = request.split(separator: "\r\n").first.map(String.init) ?? ""
+        let parts = line.split(separator: " ")
+        guard parts.count >= 2, parts[0] == "GET" else { return Self.http(405, "text/plain", Array("method not allowed\n".utf8)) }
+        switch parts[1] {
+        case "/healthz":
+            return Self.http(200, "text/plain", Array("ok\n".utf8))
+        case "/readyz":
+            return isReady() ? Self.http(200, "text/plain", Array("ready\n".utf8))
+                             : Self.http(503, "text/plain", Array("not ready: the channel to the control plane is down\n".utf8))
+        case "/metrics":
+            return Self.http(200, "text/plain; version=0.0.4", registry.emitToBuffer())
+        default:
+            return Self.http(404, "text/plain", Array("not found\n".utf8))
+        }
+    }
+
+    static func http(_ status: Int, _ type: String, _ body: [UInt8]) -> [UInt8] {
+        let reason = [200: "OK", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"][status] ?? "OK"
+        let head = "HTTP/1.1 \(status) \(reason)\r\nContent-Type: \(type)\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+        return Array(head.utf8) + body
+    }
+}
