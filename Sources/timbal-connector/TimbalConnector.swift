@@ -8,7 +8,7 @@ struct TimbalConnector: AsyncParsableCommand {
         commandName: "timbal-connector",
         abstract: "Feeds Timbal knowledge bases from your databases.",
         version: ConnectorVersion.current,
-        subcommands: [RunCommand.self, EnrollCommand.self, ExtractCommand.self, JobsCommand.self, VersionCommand.self])
+        subcommands: [RunCommand.self, EnrollCommand.self, CheckCommand.self, ExtractCommand.self, JobsCommand.self, VersionCommand.self])
 }
 
 enum ConnectorVersion {

@@ -233,6 +233,33 @@ struct DaemonEndToEndTests {
         #expect(result.stderr.contains("metrics_address: expected a loopback address like 127.0.0.1:9464, got \"0.0.0.0:9464\""))
     }
 
+    @Test func checkReportsEachConnectionAndThePlaneAndFailsWhenOneIsWrong() throws {
+        let scratch = try Scratch()
+        try seed(scratch, rows: 10)
+        let harness = try DaemonHarness()
+        try harness.startPlane()
+        try harness.enroll()
+        let arguments = ["check", "--config", harness.directory + "/config.json", "--log-level", "warning"]
+        let good = try ConnectorBinary.run(arguments, logDirectory: harness.directory, name: "check1")
+        #expect(good.status == 0, "\(good.stdout)\(good.stderr)")
+        #expect(good.stdout.contains("ok    connection pg: PostgreSQL 15") || good.stdout.contains("ok    connection pg: PostgreSQL 1"))
+        #expect(good.stdout.contains("read-only session"))
+        #expect(good.stdout.contains("ok    control plane: \(harness.baseURL.replacingOccurrences(of: "http", with: "ws"))/v1/connect/channel accepts connector \(harness.connectorID)"))
+
+        try #"""
+            {"pg": {"dsn": "\#(TestDatabase.dsn)", "allow": {"tables": ["\#(scratch.schema).events", "\#(scratch.schema).missing"]}},
+             "down": {"dsn": "postgresql://nobody:pw-s3cret@127.0.0.1:1/x", "connect_timeout_s": 2}}
+            """#.write(toFile: harness.directory + "/connections.json", atomically: true, encoding: .utf8)
+        harness.killPlane()
+        let bad = try ConnectorBinary.run(arguments, logDirectory: harness.directory, name: "check2")
+        #expect(bad.status == 1)
+        #expect(bad.stdout.contains("FAIL  connection pg: PostgreSQL"))
+        #expect(bad.stdout.contains("1 tables readable; cannot read allowed \(scratch.schema).missing"))
+        #expect(bad.stdout.contains("FAIL  connection down: postgres: could not connect"))
+        #expect(bad.stdout.contains("FAIL  control plane: cannot reach"))
+        #expect(!bad.stdout.contains("pw-s3cret") && !bad.stderr.contains("pw-s3cret"))
+    }
+
     @Test func aBadCredentialIsRefusedAndSaidInOneLogLine() throws {
         let harness = try DaemonHarness()
         try harness.startPlane()

@@ -1,0 +1,32 @@
+import PostgresClient
+
+/// What `timbal-connector check` learns about a connection: it opens a read-only session and asks
+/// the server its version and what the role may read (within the connection's allow-list).
+public enum SourceCheck {
+    public struct Report: Sendable {
+        public var serverVersion: String
+        public var readOnly: Bool
+        public var readableTables: Int
+        /// Allow-listed tables the role cannot read.
+        public var unreadable: [String]
+    }
+
+    public static func run(_ settings: ConnectionSettings) throws -> Report {
+        let session = try SourceSession.open(settings, jobID: "check")
+        let version = try session.execute("SHOW server_version").string(0, 0) ?? "?"
+        let readOnly = try session.execute("SHOW default_transaction_read_only").string(0, 0) == "on"
+        let readable = try session.execute(
+            """
+            SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+            WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+              AND n.nspname NOT LIKE 'pg_toast%' AND has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT')
+            """)
+        var tables: Set<String> = []
+        for row in 0..<readable.rowCount {
+            let schema = readable.string(row, 0) ?? "", table = readable.string(row, 1) ?? ""
+            if settings.allows(schema: schema, table: table) { tables.insert("\(schema).\(table)") }
+        }
+        let unreadable = settings.allowedTables.filter { !$0.hasSuffix(".*") && !tables.contains($0) }
+        return Report(serverVersion: version, readOnly: readOnly, readableTables: tables.count, unreadable: unreadable)
+    }
+}

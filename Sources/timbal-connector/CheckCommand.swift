@@ -1,0 +1,68 @@
+import ArgumentParser
+import ConnectorCore
+import ConnectorDaemon
+import Logging
+
+/// `timbal-connector check`: is everything in place to run? Exit status 0 when all is well.
+struct CheckCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Check the config, each connection (read-only) and the control plane.",
+        discussion: """
+        Validates config.json and connections.json, connects to each connection read-only and
+        reports the server version and what the role can read (within the allow-list), checks the
+        credential and that the control plane accepts it. One line per check; exit 0 if all pass.
+
+        Example:
+          timbal-connector check --config /etc/timbal-connector/config.json
+        """)
+
+    @Option(help: "Path of config.json.") var config = "/etc/timbal-connector/config.json"
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
+        let logger = logging.bootstrap()
+        var failures = 0
+        func line(_ ok: Bool, _ what: String, _ detail: String) {
+            if !ok { failures += 1 }
+            print("\(ok ? "ok  " : "FAIL")  \(what): \(detail)")
+        }
+        let daemon: DaemonConfig
+        do {
+            daemon = try DaemonConfig.load(path: config)
+            line(true, "config", config)
+        } catch {
+            line(false, "config", "\(error)")
+            throw ExitCode.failure
+        }
+        do {
+            let connections = try Connections.load(path: daemon.connectionsPath)
+            line(true, "connections", "\(daemon.connectionsPath) (\(connections.entries.count) defined)")
+            for name in connections.entries.keys.sorted() {
+                let settings = connections.entries[name]!
+                do {
+                    let report = try await BlockingThread.run { try SourceCheck.run(settings) }
+                    let ok = report.readOnly && report.unreadable.isEmpty
+                    var detail = "PostgreSQL \(report.serverVersion), \(report.readOnly ? "read-only session" : "session NOT read-only"), \(report.readableTables) tables readable"
+                    if !report.unreadable.isEmpty { detail += "; cannot read allowed \(report.unreadable.joined(separator: ", "))" }
+                    line(ok, "connection \(name)", detail)
+                } catch {
+                    line(false, "connection \(name)", "\(error)")
+                }
+            }
+        } catch {
+            line(false, "connections", "\(error)")
+        }
+        do {
+            let credential = try Credential.load(stateDir: daemon.stateDir)
+            line(true, "credential", "connector \(credential.connectorID)")
+            switch await ControlPlaneProbe.check(config: daemon, credential: credential, logger: logger) {
+            case .success(let id): line(true, "control plane", "\(daemon.channelURL()) accepts connector \(id)")
+            case .failure(let failure): line(false, "control plane", failure.description)
+            }
+        } catch {
+            line(false, "credential", "\(error)")
+        }
+        if failures > 0 { throw ExitCode.failure }
+    }
+}
