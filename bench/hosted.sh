@@ -37,7 +37,7 @@ auth=(-H "Authorization: Bearer bench")
 token=$(curl -sf "${auth[@]}" -X POST "$plane/orgs/org_dev/connectors/enrollment-tokens" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
 connector=$("$bin/timbal-connector" enroll --url "$plane" --token "$token" --state-dir "$work/state" --log-level warning)
 echo "{\"bench\": {\"kind\": \"postgres\", \"dsn\": \"$BENCH_PG_DSN\"}}" >"$work/connections.json"
-echo "{\"control_plane_url\": \"$plane\", \"state_dir\": \"$work/state\", \"connections\": \"connections.json\"}" >"$work/config.json"
+echo "{\"control_plane_url\": \"$plane\", \"state_dir\": \"$work/state\", \"connections\": \"connections.json\", \"metrics_address\": null}" >"$work/config.json"
 "$bin/timbal-connector" run --config "$work/config.json" --log-level warning >"$work/connector.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 1 100); do curl -sf "${auth[@]}" "$plane/orgs/org_dev/connectors/$connector" | grep -q '"online":true' && break; sleep 0.1; done

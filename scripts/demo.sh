@@ -11,6 +11,7 @@ chmod 755 "$work"
 free_port() { local p=$1; while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done; echo "$p"; }
 pg_port=$(free_port 55433)
 plane_port=$(free_port 18080)
+metrics_port=$(free_port 19464)
 pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -56,7 +57,8 @@ cat > "$work/connections.json" <<JSON
 {"shop": {"kind": "postgres", "dsn": "$dsn"}}
 JSON
 cat > "$work/config.json" <<JSON
-{"control_plane_url": "$plane", "name": "demo", "state_dir": "$work/state", "connections": "connections.json"}
+{"control_plane_url": "$plane", "name": "demo", "state_dir": "$work/state", "connections": "connections.json",
+ "metrics_address": "127.0.0.1:$metrics_port"}
 JSON
 echo "==> starting timbal-connector run (logs in $work/connector.log)"
 "$bin/timbal-connector" run --config "$work/config.json" >"$work/connector.log" 2>&1 &
@@ -96,4 +98,8 @@ echo
 curl -sf "${auth[@]}" -X POST "$plane/k2/42/query" -d '{"sql": "SELECT id, updated_at, customer, total, status, paid, tags, hex(receipt) AS receipt FROM orders ORDER BY id LIMIT 3"}'
 echo
 echo "==> source has $(psql -X -At "$dsn" -c 'SELECT count(*) FROM orders') rows"
+echo "==> the daemon's metrics (http://127.0.0.1:$metrics_port/metrics, excerpt)"
+curl -sf "http://127.0.0.1:$metrics_port/metrics" | grep -E '^timbal_(rows_extracted_total|batches_total|jobs_finished_total|channel_up) '
+echo "==> recent jobs (timbal-connector jobs)"
+"$bin/timbal-connector" jobs --state-dir "$work/state"
 echo "==> done; files kept in $work"
