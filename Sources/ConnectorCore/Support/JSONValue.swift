@@ -72,7 +72,8 @@ extension JSONValue {
         }
     }
 
-    static func writeString(_ text: String, to out: inout String) {
+    /// Appends `text` as a JSON string literal.
+    public static func writeString(_ text: String, to out: inout String) {
         out += "\""
         for scalar in text.unicodeScalars {
             switch scalar {
