@@ -99,7 +99,7 @@ curl -sf "${auth[@]}" -X POST "$plane/k2/42/query" -d '{"sql": "SELECT id, updat
 echo
 echo "==> source has $(psql -X -At "$dsn" -c 'SELECT count(*) FROM orders') rows"
 echo "==> the daemon's metrics (http://127.0.0.1:$metrics_port/metrics, excerpt)"
-curl -sf "http://127.0.0.1:$metrics_port/metrics" | grep -E '^timbal_(rows_extracted_total|batches_total|jobs_finished_total|channel_up) '
+curl -sf "http://127.0.0.1:$metrics_port/metrics" | grep -E '^timbal_(rows_extracted_total|batches_total|jobs_finished_total|channel_up)[ {]'
 echo "==> recent jobs (timbal-connector jobs)"
 "$bin/timbal-connector" jobs --state-dir "$work/state"
 echo "==> done; files kept in $work"
