@@ -29,19 +29,15 @@ extension ChannelMessage {
     public func encoded() -> String { json.serialized() }
 
     /// A batch message whose rows are already JSON (`[[...], ...]`), spliced in without re-encoding.
-    public static func encodedBatch(_ header: HostedBatch, rowsJSON: [UInt8]) -> String {
-        let text = Array(ChannelMessage.batch(header).encoded().utf8)
-        // The header was encoded with `"rows":[]`; put the real rows in its place.
-        let marker = Array("\"rows\":[]".utf8)
-        guard let start = (0...(text.count - marker.count)).first(where: { text[$0..<$0 + marker.count].elementsEqual(marker) }) else {
-            return String(decoding: text, as: UTF8.self)
-        }
-        var out: [UInt8] = []
-        out.reserveCapacity(text.count + rowsJSON.count)
-        out.append(contentsOf: text[..<(start + marker.count - 2)])
-        out.append(contentsOf: rowsJSON)
-        out.append(contentsOf: text[(start + marker.count)...])
-        return String(decoding: out, as: UTF8.self)
+    public static func encodedBatch(_ header: HostedBatch, rowsJSON: [UInt8]) -> [UInt8] {
+        var bytes = Array(ChannelMessage.batch(header).encoded().utf8)
+        // The header ends with `"rows":[]}`: put the real rows in place of the empty array.
+        precondition(bytes.suffix(3) == Array("[]}".utf8))
+        bytes.removeLast(3)
+        bytes.reserveCapacity(bytes.count + rowsJSON.count + 1)
+        bytes.append(contentsOf: rowsJSON)
+        bytes.append(UInt8(ascii: "}"))
+        return bytes
     }
 
     public var json: JSONValue {
@@ -66,9 +62,10 @@ extension ChannelMessage {
             s("job_id", b.jobID); n("seq", b.seq); n("kb_id", b.kbID); s("dest_table", b.destTable); s("mode", b.mode)
             m.append(("key_columns", .array(b.keyColumns.map(JSONValue.string))))
             m.append(("columns", .array(b.columns.map { .object([("name", .string($0.name)), ("data_type", .string($0.dataType)), ("kb_type", .string($0.kbType))]) })))
-            m.append(("rows", .array(b.rows.map(JSONValue.array))))
             m.append(("checkpoint", b.checkpoint ?? .null))
             if b.final { m.append(("final", .bool(true))) }
+            // Rows come last, so a reader can stream them from the message without scanning them twice.
+            m.append(("rows", .array(b.rows.map(JSONValue.array))))
         case .resumeRequest(let jobID):
             s("job_id", jobID)
         case .enroll(let e):

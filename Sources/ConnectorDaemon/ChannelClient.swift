@@ -147,6 +147,8 @@ public final class ChannelClient: Service, @unchecked Sendable {
                     }
                 case .frame(let frame):
                     try await outbound.write(.text(frame))
+                case .binary(let bytes):
+                    try await outbound.write(.binary(ByteBuffer(bytes: bytes)))
                 }
             }
         }

@@ -14,7 +14,7 @@ public final class HostedSink: BatchSink, @unchecked Sendable {
     private let window: Int
     private let stopFlag: StopFlag
     private let lock = Condition()
-    private var unacked: [(seq: Int64, frame: String, checkpoint: Checkpoint?, rows: Int64)] = []
+    private var unacked: [(seq: Int64, frame: [UInt8], checkpoint: Checkpoint?, rows: Int64)] = []
     private var nextSeq: Int64
     private var landedRows: Int64
     private var committed: Checkpoint?
@@ -53,7 +53,7 @@ public final class HostedSink: BatchSink, @unchecked Sendable {
     }
 
     private func send(rowsJSON: [UInt8], rowCount: Int, checkpoint: Checkpoint?, final: Bool) throws {
-        let frame: String = lock.withLock {
+        let frame: [UInt8] = lock.withLock {
             let header = HostedBatch(
                 jobID: jobID, seq: nextSeq, kbID: spec.kbID, destTable: spec.destTable, mode: spec.mode.rawValue,
                 keyColumns: spec.keyColumns, columns: columns, rows: [], checkpoint: checkpoint?.json, final: final)
@@ -62,7 +62,7 @@ public final class HostedSink: BatchSink, @unchecked Sendable {
             nextSeq += 1
             return text
         }
-        outbox.send(frame)
+        outbox.send(bytes: frame)
         // Backpressure: wait while the window is full.
         try lock.withLock {
             while unacked.count >= window {
@@ -91,7 +91,7 @@ public final class HostedSink: BatchSink, @unchecked Sendable {
     /// A new channel is up: send again what the plane has not acknowledged (it lands each seq once).
     public func resendUnacknowledged() {
         let frames = lock.withLock { unacked.map(\.frame) }
-        frames.forEach(outbox.send)
+        frames.forEach { outbox.send(bytes: $0) }
     }
 
     public func close(state: ExtractResult.State) throws {

@@ -8,11 +8,13 @@ public final class Outbox: @unchecked Sendable {
     public enum Item: Sendable {
         case report(jobID: String)
         case frame(String)
+        /// A large message (a hosted batch) sent as a binary frame: no UTF-8 round trip.
+        case binary([UInt8])
     }
 
     private let lock = Condition()
     private var dirtyJobs: [String] = []
-    private var frames: [String] = []
+    private var frames: [Item] = []
     private var doorbell: AsyncStream<Void>.Continuation?
 
     public init() {}
@@ -27,7 +29,13 @@ public final class Outbox: @unchecked Sendable {
 
     /// Queues a frame to send as is.
     public func send(_ frame: String) {
-        lock.withLock { frames.append(frame) }
+        lock.withLock { frames.append(.frame(frame)) }
+        ring()
+    }
+
+    /// Queues a message to send as a binary frame.
+    public func send(bytes: [UInt8]) {
+        lock.withLock { frames.append(.binary(bytes)) }
         ring()
     }
 
@@ -39,7 +47,7 @@ public final class Outbox: @unchecked Sendable {
     /// Takes everything queued: reports first (they are small and tell the plane where jobs are).
     public func drain() -> [Item] {
         lock.withLock {
-            let items = dirtyJobs.map { Item.report(jobID: $0) } + frames.map { Item.frame($0) }
+            let items = dirtyJobs.map { Item.report(jobID: $0) } + frames
             dirtyJobs.removeAll()
             frames.removeAll()
             return items

@@ -64,14 +64,17 @@ struct ChannelEndpoint: Sendable {
                 }
                 defer { landing.finish() }
                 while let message = try await messages.next() {
-                    guard case .text(let text) = message else { continue }
-                    if text.hasPrefix("{\"type\":\"batch\"") {
+                    let text: String
+                    switch message {
+                    case .binary(let buffer):
                         // Hosted rows stream from the message bytes into SQLite without a JSON tree.
-                        let bytes = Array(text.utf8)
-                        guard let (tree, raw) = try? JSONParser.parse(bytes, leavingRaw: ["rows"]),
-                              case .batch(let header)? = try? ChannelMessage.decode(tree), let range = raw["rows"] else { continue }
+                        let bytes = Array(buffer.readableBytesView)
+                        guard let (tree, range) = try? JSONParser.parse(bytes, leavingLastMemberRaw: "rows"),
+                              case .batch(let header)? = try? ChannelMessage.decode(tree), let range else { continue }
                         landing.yield((header, .raw(bytes: bytes, range: range)))
                         continue
+                    case .text(let value):
+                        text = value
                     }
                     guard let decoded = try? ChannelMessage.decode(text) else { continue }
                     try await handle(decoded, connectorID: connectorID, outbound: outbound)

@@ -61,3 +61,27 @@ struct CellTextTests {
         #expect(SQLIdentifier.quote(schema: "My Schema", table: "T\"") == "\"My Schema\".\"T\"\"\"")
     }
 }
+
+@Suite("JSON parsing")
+struct JSONParserTests {
+    @Test func keepsNumbersExactAndDecodesEscapes() throws {
+        let value = try JSONParser.parse(#"{"a": 9007199254740993, "b": 0.10000000000000000001, "s": "x\"\\\u00e9\ud83d\ude00\n"}"#)
+        #expect(value["a"] == .number("9007199254740993"))
+        #expect(value["b"] == .number("0.10000000000000000001"))
+        #expect(value["s"] == .string("x\"\\é😀\n"))
+    }
+
+    @Test func leavesTheLastMemberRawForStreaming() throws {
+        let bytes = Array(#"{"type": "batch", "seq": 3, "rows": [[1, "a"], [2, "b"]] }"#.utf8)
+        let (tree, range) = try JSONParser.parse(bytes, leavingLastMemberRaw: "rows")
+        #expect(tree["seq"] == .number("3"))
+        #expect(tree["rows"] == .null)
+        #expect(range.map { String(decoding: bytes[$0], as: UTF8.self) } == #"[[1, "a"], [2, "b"]]"#)
+    }
+
+    @Test func rejectsMalformedDocuments() {
+        for text in [#"{"a": }"#, "[1, 2", #"{"a": "\x"}"#, "01x", #"{"a" 1}"#, "[1,]"] {
+            #expect(throws: JSONParser.SyntaxError.self) { try JSONParser.parse(text) }
+        }
+    }
+}

@@ -9,19 +9,20 @@ public struct JSONParser {
     private let bytes: [UInt8]
     private var index = 0
     private var depth = 0
-    private var rawKeys: Set<String> = []
     private var rawRanges: [String: Range<Int>] = [:]
+    private var lastRawKey: String?
 
-    /// Parses a document but leaves the values of `rawKeys` (top-level members only) unparsed:
-    /// they read as null in the tree, and their byte ranges are returned, for streaming them.
-    public static func parse(_ bytes: [UInt8], leavingRaw rawKeys: Set<String>) throws -> (JSONValue, [String: Range<Int>]) {
+    /// Parses an object whose last top-level member is `key`, leaving that member's value unparsed
+    /// (null in the tree) and returning its byte range: it runs to the object's closing brace, so it
+    /// is not scanned at all here. The caller validates it as it streams it.
+    public static func parse(_ bytes: [UInt8], leavingLastMemberRaw key: String) throws -> (JSONValue, Range<Int>?) {
         var parser = JSONParser(bytes: bytes)
-        parser.rawKeys = rawKeys
+        parser.lastRawKey = key
         parser.skipWhitespace()
         let value = try parser.parseValue()
         parser.skipWhitespace()
         if parser.index != bytes.count { throw parser.fail("unexpected text after the document") }
-        return (value, parser.rawRanges)
+        return (value, parser.rawRanges[key])
     }
 
     public static func parse(_ text: String) throws -> JSONValue {
@@ -85,11 +86,15 @@ public struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
             index += 1
             skipWhitespace()
-            if depth == 1 && rawKeys.contains(key) {
-                let start = index
-                try skipValue()
-                rawRanges[key] = start..<index
+            if depth == 1, key == lastRawKey {
+                var closing = bytes.count - 1
+                while closing > index, [0x20, 0x0A, 0x0D, 0x09].contains(bytes[closing]) { closing -= 1 }
+                guard closing > index, bytes[closing] == UInt8(ascii: "}") else { throw fail("expected '}' at the end") }
+                var end = closing
+                while end > index, [0x20, 0x0A, 0x0D, 0x09].contains(bytes[end - 1]) { end -= 1 }
+                rawRanges[key] = index..<end
                 members.append((key, .null))
+                index = closing
             } else {
                 members.append((key, try parseValue()))
             }
@@ -99,35 +104,6 @@ public struct JSONParser {
             if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
             throw fail("expected ',' or '}'")
         }
-    }
-
-    /// Moves past one value without building it (strings are scanned for their closing quote).
-    mutating func skipValue() throws {
-        guard index < bytes.count, bytes[index] == UInt8(ascii: "[") || bytes[index] == UInt8(ascii: "{") else {
-            _ = try parseValue()
-            return
-        }
-        var nesting = 0
-        repeat {
-            guard index < bytes.count else { throw fail("unexpected end of input") }
-            switch bytes[index] {
-            case UInt8(ascii: "\""):
-                index += 1
-                while index < bytes.count, bytes[index] != UInt8(ascii: "\"") {
-                    index += bytes[index] == UInt8(ascii: "\\") ? 2 : 1
-                }
-                guard index < bytes.count else { throw fail("unterminated string") }
-                index += 1
-            case UInt8(ascii: "["), UInt8(ascii: "{"):
-                nesting += 1
-                index += 1
-            case UInt8(ascii: "]"), UInt8(ascii: "}"):
-                nesting -= 1
-                index += 1
-            default:
-                index += 1
-            }
-        } while nesting > 0
     }
 
     private mutating func parseArray() throws -> JSONValue {
