@@ -20,4 +20,10 @@ if [[ -z "${TIMBAL_TEST_PG_DSN:-}" ]]; then
 fi
 
 swift build
-swift test "$@"
+log=$(mktemp)
+swift test "$@" 2>&1 | tee "$log"
+# One plain closing line (XCTest prints its own "Executed 0 tests" summary before Swift Testing's).
+if [[ $(grep -E "Test run with [0-9]+ tests? .*passed" "$log" | tail -n 1) =~ with\ ([0-9]+)\ test ]]; then
+    echo "tests: ${BASH_REMATCH[1]} passed, 0 failed"
+fi
+rm -f "$log"
