@@ -20,7 +20,6 @@ public final class JobRunner: @unchecked Sendable {
     private var awaitingResume: [String: JSONValue] = [:]
     private var stopRequested: Set<String> = []
     private var draining = false
-    private var threads: [OSThread] = []
 
     public init(config: DaemonConfig, store: StateStore, outbox: Outbox, logger: Logger) {
         self.config = config
@@ -104,8 +103,9 @@ public final class JobRunner: @unchecked Sendable {
             return Array(running.values)
         }
         extractors.forEach { $0.stop() }
-        let all = lock.withLock { threads }
-        all.forEach { $0.join() }
+        lock.withLock {
+            while !active.isEmpty { lock.wait() }
+        }
     }
 
     public var runningJobs: Int { lock.withLock { active.count } }
@@ -123,15 +123,17 @@ public final class JobRunner: @unchecked Sendable {
             while !draining, active.count < config.maxConcurrentJobs, !queue.isEmpty {
                 let next = queue.removeFirst()
                 active.insert(next.jobID)
-                threads.append(OSThread(name: "timbal-job") { [self] in
+                // Detached: a long-running daemon must not keep the stacks of finished jobs around.
+                _ = OSThread(name: "timbal-job", detached: true) { [self] in
                     execute(jobID: next.jobID, specJSON: next.spec, resume: next.resume)
                     lock.withLock {
                         active.remove(next.jobID)
                         running.removeValue(forKey: next.jobID)
                         hostedSinks.removeValue(forKey: next.jobID)
+                        lock.broadcast()
                     }
                     startQueued()
-                })
+                }
             }
         }
     }

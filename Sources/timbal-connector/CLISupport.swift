@@ -9,7 +9,7 @@ import Glibc
 enum BlockingThread {
     static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            _ = OSThread(name: "timbal-job") {
+            _ = OSThread(name: "timbal-job", detached: true) {
                 do { continuation.resume(returning: try body()) } catch { continuation.resume(throwing: error) }
             }
         }

@@ -57,7 +57,8 @@ public final class OSThread: @unchecked Sendable {
     private final class Box { let body: () -> Void; init(_ body: @escaping () -> Void) { self.body = body } }
 
     /// Starts `body` on a new thread; `name` says what it is for in code (glibc's naming call is not exposed to Swift).
-    public init(name: String, _ body: @escaping @Sendable () -> Void) {
+    /// A `detached` thread frees its resources when it ends and cannot be joined.
+    public init(name: String, detached: Bool = false, _ body: @escaping @Sendable () -> Void) {
         let box = Unmanaged.passRetained(Box(body)).toOpaque()
         let created = pthread_create(&handle, nil, { argument in
             let box = Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue()
@@ -65,6 +66,7 @@ public final class OSThread: @unchecked Sendable {
             return nil
         }, box)
         precondition(created == 0, "pthread_create failed: \(created)")
+        if detached { pthread_detach(handle) }
     }
 
     /// Waits for the thread to finish.
