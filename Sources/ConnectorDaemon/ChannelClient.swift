@@ -19,7 +19,6 @@ public final class ChannelClient: Service, @unchecked Sendable {
     private let logger: Logger
     private let lock = Condition()
     private var up = false
-    private var reconnects = 0
 
     /// Largest message accepted on the channel (hosted batches are large).
     public static let maxMessageBytes = 64 << 20
@@ -34,7 +33,6 @@ public final class ChannelClient: Service, @unchecked Sendable {
     }
 
     public var isUp: Bool { lock.withLock { up } }
-    public var reconnectCount: Int { lock.withLock { reconnects } }
 
     public func run() async throws {
         let retry = RetryPolicy(maxAttempts: .max, baseDelay: 0.5, maxDelay: 30)
@@ -60,7 +58,6 @@ public final class ChannelClient: Service, @unchecked Sendable {
             } else {
                 logger.warning("channel down", metadata: ["retry.delay_s": "\(twoDecimals(delay))", "url": "\(config.channelURL())"])
             }
-            lock.withLock { reconnects += 1 }
             Self.reconnectCounter.increment()
             try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
         }

@@ -24,8 +24,7 @@ public final class StateStore: @unchecked Sendable {
 
     public init(stateDir: String) throws {
         try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true)
-        database = try SQLiteDatabase(path: stateDir + "/state.sqlite")
-        try database.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL")
+        database = try SQLiteDatabase.openWAL(path: stateDir + "/state.sqlite")
         try database.execute(
             """
             CREATE TABLE IF NOT EXISTS jobs (

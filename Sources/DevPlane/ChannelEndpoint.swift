@@ -55,11 +55,11 @@ struct ChannelEndpoint: Sendable {
                 try await outbound.write(.text(try dispatchMessage(job).encoded()))
             }
             // Batches land on their own task, so reading the next frame overlaps writing this one.
-            let (batches, landing) = AsyncStream<(HostedBatch, HostedKBs.Rows)>.makeStream(bufferingPolicy: .unbounded)
+            let (batches, landing) = AsyncStream<(HostedBatch, [UInt8], Range<Int>)>.makeStream(bufferingPolicy: .unbounded)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    for await (batch, rows) in batches {
-                        try await land(batch, rows: rows, connectorID: connectorID, outbound: outbound)
+                    for await (batch, bytes, rows) in batches {
+                        try await land(batch, bytes: bytes, rows: rows, connectorID: connectorID, outbound: outbound)
                     }
                 }
                 defer { landing.finish() }
@@ -71,7 +71,7 @@ struct ChannelEndpoint: Sendable {
                         let bytes = Array(buffer.readableBytesView)
                         guard let (tree, range) = try? JSONParser.parse(bytes, leavingLastMemberRaw: "rows"),
                               case .batch(let header)? = try? ChannelMessage.decode(tree), let range else { continue }
-                        landing.yield((header, .raw(bytes: bytes, range: range)))
+                        landing.yield((header, bytes, range))
                         continue
                     case .text(let value):
                         text = value
@@ -95,9 +95,9 @@ struct ChannelEndpoint: Sendable {
     }
 
     /// Lands a hosted batch and acknowledges it; a batch the KB refuses fails the job and stops it.
-    private func land(_ batch: HostedBatch, rows: HostedKBs.Rows, connectorID: String, outbound: WebSocketOutboundWriter) async throws {
+    private func land(_ batch: HostedBatch, bytes: [UInt8], rows: Range<Int>, connectorID: String, outbound: WebSocketOutboundWriter) async throws {
         do {
-            try hostedKBs.land(batch, rows: rows)
+            try hostedKBs.land(batch, bytes: bytes, rows: rows)
             try await outbound.write(.text(ChannelMessage.batchAck(jobID: batch.jobID, seq: batch.seq).encoded()))
         } catch {
             logger.error("hosted batch refused", metadata: ["job.id": "\(batch.jobID)", "error": "\(error)"])
@@ -115,7 +115,8 @@ struct ChannelEndpoint: Sendable {
             try store.apply(report, connectorID: connectorID)
             try await outbound.write(.text(ChannelMessage.reportAck(jobID: report.jobID, reportSeq: report.reportSeq).encoded()))
         case .batch(let batch):
-            try await land(batch, rows: .cells, connectorID: connectorID, outbound: outbound)
+            // Batches carry megabytes of rows and must come as binary messages (docs/protocol.md).
+            logger.warning("batch refused: sent as a text message", metadata: ["job.id": "\(batch.jobID)"])
         case .resumeRequest(let jobID):
             let kbID = try store.job(id: jobID, connectorID: connectorID)?.kbID
             let position = try kbID.flatMap { try hostedKBs.position(jobID: jobID, kbID: $0) }

@@ -19,8 +19,7 @@ public final class HostedKBs: @unchecked Sendable {
 
     private func database(_ kbID: Int64) throws -> SQLiteDatabase {
         if let existing = open[kbID] { return existing }
-        let database = try SQLiteDatabase(path: path(kbID: kbID))
-        try database.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL")
+        let database = try SQLiteDatabase.openWAL(path: path(kbID: kbID))
         try database.execute(
             """
             CREATE TABLE IF NOT EXISTS _timbal_batches (
@@ -46,15 +45,10 @@ public final class HostedKBs: @unchecked Sendable {
         }
     }
 
-    /// A batch's rows: parsed cells, or the raw `rows` JSON of the message to stream into SQLite.
-    public enum Rows: Sendable {
-        case cells
-        case raw(bytes: [UInt8], range: Range<Int>)
-    }
-
     /// Lands a batch exactly once; returns false if it had landed before (a resend).
     @discardableResult
-    public func land(_ batch: HostedBatch, rows: Rows = .cells) throws -> Bool {
+    /// `rows` is the message's raw `rows` JSON (`bytes[range]`), streamed into SQLite by `RowsLander`.
+    public func land(_ batch: HostedBatch, bytes: [UInt8], rows range: Range<Int>) throws -> Bool {
         try lock.withLock {
             let db = try database(batch.kbID)
             return try db.transaction {
@@ -63,7 +57,7 @@ public final class HostedKBs: @unchecked Sendable {
                 }
                 let firstOfJob = try db.rows("SELECT 1 FROM _timbal_batches WHERE job_id = ? LIMIT 1", [.text(batch.jobID)]).isEmpty
                 let table = try prepareTable(db, batch, firstOfJob: firstOfJob)
-                let count = try insert(db, batch, rows: rows, into: table)
+                let count = try insert(db, batch, bytes: bytes, rows: range, into: table)
                 if batch.final, table != batch.destTable {
                     try db.execute("DROP TABLE IF EXISTS \(SQLIdentifier.quote(batch.destTable))")
                     try db.execute("ALTER TABLE \(SQLIdentifier.quote(table)) RENAME TO \(SQLIdentifier.quote(batch.destTable))")
@@ -103,8 +97,7 @@ public final class HostedKBs: @unchecked Sendable {
         return table
     }
 
-    private func insert(_ db: SQLiteDatabase, _ batch: HostedBatch, rows: Rows, into table: String) throws -> Int {
-        if case .cells = rows, batch.rows.isEmpty { return 0 }
+    private func insert(_ db: SQLiteDatabase, _ batch: HostedBatch, bytes: [UInt8], rows range: Range<Int>, into table: String) throws -> Int {
         let names = batch.columns.map { SQLIdentifier.quote($0.name) }
         var sql = "INSERT INTO \(SQLIdentifier.quote(table)) (\(names.joined(separator: ", "))) VALUES ("
             + Array(repeating: "?", count: names.count).joined(separator: ", ") + ")"
@@ -115,44 +108,7 @@ public final class HostedKBs: @unchecked Sendable {
                 + (updates.isEmpty ? "NOTHING" : "UPDATE SET " + updates.joined(separator: ", "))
         }
         let statement = try db.prepare(sql)
-        if case .raw(let bytes, let range) = rows {
-            return try RowsLander(bytes: bytes, range: range, kbTypes: batch.columns.map(\.kbType)).land(into: statement)
-        }
-        for row in batch.rows {
-            for (index, cell) in row.enumerated() {
-                try statement.bind(Self.value(cell, kbType: batch.columns[index].kbType), at: index + 1)
-            }
-            try statement.run()
-        }
-        return batch.rows.count
-    }
-
-    /// A JSON cell back to the SQLite value the local KB would hold (docs/types.md).
-    static func value(_ cell: JSONValue, kbType: String) -> SQLiteValue {
-        switch cell {
-        case .null: return .null
-        case .bool(let flag): return .integer(flag ? 1 : 0)
-        case .number(let text):
-            if kbType == "INTEGER", let number = Int64(text) { return .integer(number) }
-            if kbType == "REAL", let number = Double(text) { return .real(number) }
-            return .text(text)
-        case .string(let text):
-            if kbType == "BLOB", text.hasPrefix("0x") { return .blob(hexBytes(text.dropFirst(2))) }
-            if kbType == "REAL", text == "Infinity" { return .real(.infinity) }
-            if kbType == "REAL", text == "-Infinity" { return .real(-.infinity) }
-            return .text(text)
-        case .array, .object: return .text(cell.serialized())
-        }
-    }
-
-    static func hexBytes(_ hex: Substring) -> [UInt8] {
-        var bytes: [UInt8] = []
-        var index = hex.startIndex
-        while index < hex.endIndex, let next = hex.index(index, offsetBy: 2, limitedBy: hex.endIndex) {
-            bytes.append(UInt8(hex[index..<next], radix: 16) ?? 0)
-            index = next
-        }
-        return bytes
+        return try RowsLander(bytes: bytes, range: range, kbTypes: batch.columns.map(\.kbType)).land(into: statement)
     }
 
     /// Runs a read-only query on a hosted KB: cells as plain JSON, at most `limit` rows.

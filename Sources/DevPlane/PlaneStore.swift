@@ -11,8 +11,7 @@ public final class PlaneStore: @unchecked Sendable {
 
     public init(dataDir: String) throws {
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
-        database = try SQLiteDatabase(path: dataDir + "/plane.sqlite")
-        try database.execute("PRAGMA journal_mode = WAL")
+        database = try SQLiteDatabase.openWAL(path: dataDir + "/plane.sqlite")
         try database.execute(
             """
             CREATE TABLE IF NOT EXISTS enrollment_tokens (

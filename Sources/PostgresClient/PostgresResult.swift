@@ -18,10 +18,6 @@ public final class PostgresResult {
         String(cString: PQfname(handle, Int32(column)))
     }
 
-    public func columnType(_ column: Int) -> UInt32 {
-        PQftype(handle, Int32(column))
-    }
-
     public func isNull(_ row: Int, _ column: Int) -> Bool {
         PQgetisnull(handle, Int32(row), Int32(column)) == 1
     }

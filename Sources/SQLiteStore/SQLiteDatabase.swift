@@ -1,7 +1,7 @@
 import CSQLite
 
-/// One SQLite connection. Not thread-safe: use it from one thread at a time
-/// (`interrupt()` is the exception and may be called from any thread).
+/// One SQLite connection. Not thread-safe: use it from one thread at a time (owners that share one
+/// across threads guard it with a lock).
 public final class SQLiteDatabase {
     let handle: OpaquePointer
     public let path: String
@@ -30,6 +30,15 @@ public final class SQLiteDatabase {
     }
 
     deinit { sqlite3_close_v2(handle) }
+
+    /// Opens a database for a writer that commits often while others read: WAL journal (readers never
+    /// block the writer) and NORMAL sync, which survives a killed process (only an OS crash may drop
+    /// the last commits, never corrupt the file).
+    public static func openWAL(path: String) throws -> SQLiteDatabase {
+        let database = try SQLiteDatabase(path: path)
+        try database.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL")
+        return database
+    }
 
     /// Runs one or more statements that return no rows.
     public func execute(_ sql: String) throws {
@@ -75,15 +84,7 @@ public final class SQLiteDatabase {
         }
     }
 
-    /// Aborts the statement running on this connection; callable from any thread.
-    public func interrupt() { sqlite3_interrupt(handle) }
-
-    public var changes: Int { Int(sqlite3_changes64(handle)) }
-
     func error(_ code: Int32, sql: String?) -> SQLiteError {
         SQLiteError(code: code, message: String(cString: sqlite3_errmsg(handle)), sql: sql, path: path)
     }
 }
-
-// Used from one thread at a time; `interrupt()` is documented by SQLite as safe from any thread.
-extension SQLiteDatabase: @unchecked Sendable {}

@@ -25,6 +25,4 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
 
     /// The disk (or the filesystem quota) is full: SQLITE_FULL.
     public var isDiskFull: Bool { code & 0xff == 13 }
-    /// The statement was interrupted by `SQLiteDatabase.interrupt()`.
-    public var isInterrupted: Bool { code & 0xff == 9 }
 }

@@ -65,11 +65,6 @@ public final class SQLiteStatement {
         if code != SQLITE_DONE && code != SQLITE_ROW { throw database.error(code, sql: sql) }
     }
 
-    public func reset() {
-        sqlite3_reset(handle)
-        sqlite3_clear_bindings(handle)
-    }
-
     public func bind(_ value: SQLiteValue, at index: Int) throws {
         switch value {
         case .null: try bindNull(at: index)

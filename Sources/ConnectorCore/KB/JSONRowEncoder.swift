@@ -1,7 +1,8 @@
 import PostgresClient
 
-/// Writes a batch's rows as JSON straight from libpq's buffers (the cell convention of
-/// `JSONCells`), without building a JSON tree: this is the hosted path's hot loop.
+/// Writes a batch's rows as JSON straight from libpq's buffers, without building a JSON tree: the
+/// hosted path's hot loop. Cells follow CONTRACT.md section 3: numbers stay numbers, exact decimals and
+/// timestamps are strings, binary is `0x` hex, arrays are JSON arrays, NULL is null.
 public struct JSONRowEncoder {
     public let kinds: [ColumnKind]
     private let timestamp = UnsafeMutablePointer<UInt8>.allocate(capacity: 32)

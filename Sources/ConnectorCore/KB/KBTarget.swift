@@ -6,8 +6,6 @@ public struct KBTarget: Sendable {
     public let table: String
     /// Set for `replace`: the staging table is swapped in for `destTable` at the end.
     public let swapInto: String?
-    /// Whether this run continues a job the KB already holds.
-    public let resumed: Bool
 
     /// The staging table of a `replace` job; derived from the job id so a resumed job finds it.
     public static func stagingName(jobID: String, destTable: String) -> String {
@@ -30,7 +28,7 @@ public struct KBTarget: Sendable {
             if try kb.tableExists(record.targetTable) {
                 let swap = record.targetTable != dest ? dest : nil
                 try checkColumns(kb: kb, table: record.targetTable, plan: plan, dest: dest)
-                return KBTarget(table: record.targetTable, swapInto: swap, resumed: true)
+                return KBTarget(table: record.targetTable, swapInto: swap)
             }
             let destExists = try kb.tableExists(dest)
             if record.state != "completed" || !destExists {
@@ -38,7 +36,7 @@ public struct KBTarget: Sendable {
             }
             // A finished replace: its staging table became the destination.
             try checkColumns(kb: kb, table: dest, plan: plan, dest: dest)
-            return KBTarget(table: dest, swapInto: nil, resumed: true)
+            return KBTarget(table: dest, swapInto: nil)
         }
 
         let exists = try kb.tableExists(dest)
@@ -48,7 +46,7 @@ public struct KBTarget: Sendable {
                 throw KBError(field: "dest_table", problem: "table \"\(dest)\" already exists in KB \(kb.kbID) (mode create); use mode append, replace or upsert, or another dest_table")
             }
             try createTable(kb: kb, name: dest, plan: plan, keyColumns: spec.keyColumns, recordAs: dest)
-            return KBTarget(table: dest, swapInto: nil, resumed: false)
+            return KBTarget(table: dest, swapInto: nil)
         case .append, .upsert:
             if exists {
                 try checkColumns(kb: kb, table: dest, plan: plan, dest: dest)
@@ -56,12 +54,12 @@ public struct KBTarget: Sendable {
             } else {
                 try createTable(kb: kb, name: dest, plan: plan, keyColumns: spec.keyColumns, recordAs: dest)
             }
-            return KBTarget(table: dest, swapInto: nil, resumed: false)
+            return KBTarget(table: dest, swapInto: nil)
         case .replace:
             let staging = stagingName(jobID: jobID, destTable: dest)
             try kb.database.execute("DROP TABLE IF EXISTS \(SQLIdentifier.quote(staging))")
             try createTable(kb: kb, name: staging, plan: plan, keyColumns: spec.keyColumns, recordAs: nil)
-            return KBTarget(table: staging, swapInto: dest, resumed: false)
+            return KBTarget(table: staging, swapInto: dest)
         }
     }
 

@@ -19,10 +19,7 @@ public final class LocalKB {
             throw KBError(field: "state-dir", problem: "cannot create \(directory): \(error)")
         }
         self.kbID = kbID
-        database = try SQLiteDatabase(path: Self.path(stateDir: stateDir, kbID: kbID))
-        // WAL lets readers query while batches land; NORMAL sync is crash-safe for the process
-        // (a kill -9 loses nothing committed); only an OS crash may drop the last few commits.
-        try database.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL")
+        database = try SQLiteDatabase.openWAL(path: Self.path(stateDir: stateDir, kbID: kbID))
         try database.execute(
             """
             CREATE TABLE IF NOT EXISTS _timbal_jobs (
@@ -82,10 +79,4 @@ public final class LocalKB {
         try database.rows("SELECT name FROM pragma_table_info(?) ORDER BY cid", [.text(table)]).compactMap { $0[0].text }
     }
 
-    /// Row count of a KB table, for summaries and tests.
-    public func rowCount(of table: String) throws -> Int64 {
-        let rows = try database.rows("SELECT count(*) FROM \(SQLIdentifier.quote(table))")
-        if case .integer(let count)? = rows.first?.first { return count }
-        return 0
-    }
 }
