@@ -10,6 +10,7 @@ struct ValidationTests {
         try scratch.sql("""
             CREATE TABLE {s}.events (id int PRIMARY KEY, updated_at timestamptz, payload json, amount numeric);
             CREATE TABLE {s}.nokey (updated_at timestamptz, x int);
+            CREATE VIEW {s}.keyless AS SELECT updated_at AS u, x FROM {s}.nokey;
             """)
         let s = scratch.schema
         let cases: [(JobSpec, String)] = [
@@ -18,8 +19,11 @@ struct ValidationTests {
             (scratch.spec(table: "events", keyColumns: ["uid"]), #"key_columns: column "uid" not found in \#(s).events"#),
             (scratch.spec(table: "evnts"), #"source.table: table "evnts" not found in schema "\#(s)""#),
             (scratch.spec(table: "events", cursor: "payload"), #"source.cursor_column: column "payload" has type json, which has no ordering; choose a sortable column"#),
-            (scratch.spec(table: "nokey"), #"source.cursor_column: column "updated_at" is not unique and \#(s).nokey has no primary key to break ties; use a unique cursor column, add a primary key, or name unique key_columns"#),
-            (scratch.spec(table: "nokey", cursor: nil), #"source.cursor_column: is required: \#(s).nokey has no primary key, so a snapshot pass cannot page through it"#),
+            (scratch.spec(table: "nokey"), #"source.cursor_column: column "updated_at" is not unique and \#(s).nokey has no primary key to break ties; use a unique NOT NULL cursor column, add a primary key, or name unique key_columns"#),
+            (scratch.spec(table: "nokey", cursor: nil), #"source.cursor_column: is required: \#(s).nokey has no primary key (and the job names no key_columns), so a snapshot pass cannot page through it"#),
+            // key_columns break ties on a view, but a nullable cursor with itself as the only key leaves NULL rows unpageable.
+            (scratch.spec(table: "keyless", cursor: "u", keyColumns: ["u"]), #"source.cursor_column: column "u" may be NULL and \#(s).keyless has no primary key to break ties; use a unique NOT NULL cursor column, add a primary key, or name unique key_columns"#),
+            (scratch.spec(table: "keyless", cursor: "u", keyColumns: ["nope"]), #"key_columns: column "nope" not found in \#(s).keyless"#),
             (scratch.spec(table: "events", resume: Checkpoint(kind: "integer", column: "id", value: "3")), #"cursor.column: the checkpoint is for column "id" but source.cursor_column is "updated_at""#),
             (scratch.spec(table: "events", resume: Checkpoint(kind: "x", column: nil, value: "1", tiebreaker: [.init(column: "x", value: "1")])), #"cursor.tiebreaker: columns (x) do not match the tie-breaker (id)"#),
         ]

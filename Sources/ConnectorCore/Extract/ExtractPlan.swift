@@ -65,8 +65,8 @@ public struct ExtractPlan: Sendable {
 
         // Ties are broken by the source's primary key, or, where it has none (a view, say), by the
         // job's key_columns, which the job asserts are unique.
-        let uniqueKey = table.primaryKey.isEmpty ? spec.keyColumns : table.primaryKey
-        let keySource = table.primaryKey.isEmpty ? "key_columns" : "primary key"
+        let fromJob = table.primaryKey.isEmpty
+        let uniqueKey = try (fromJob ? spec.keyColumns : table.primaryKey).map { try column($0, field: "key_columns") }
         let cursor = try spec.source.cursorColumn.map { try column($0, field: "source.cursor_column") }
         let tiebreaker: [SourceColumn]
         if let cursor {
@@ -74,22 +74,23 @@ public struct ExtractPlan: Sendable {
                 throw JobSpecError(field: "source.cursor_column",
                                    problem: "column \"\(cursor.name)\" has type \(cursor.declaredType), which has no ordering; choose a sortable column")
             }
-            let uniqueOnItsOwn = uniqueKey == [cursor.name]
-                || (table.uniqueColumns.contains(cursor.name) && cursor.notNull)
-            if uniqueOnItsOwn {
+            let uniqueOnItsOwn = uniqueKey == [cursor] || table.uniqueColumns.contains(cursor.name)
+            if uniqueOnItsOwn && cursor.notNull {
                 tiebreaker = []
-            } else if !uniqueKey.isEmpty {
-                tiebreaker = try uniqueKey.filter { $0 != cursor.name }.map { try column($0, field: keySource == "key_columns" ? "key_columns" : "source.cursor_column") }
+            } else if uniqueKey.contains(where: { $0 != cursor }) {
+                tiebreaker = uniqueKey.filter { $0 != cursor }
             } else {
+                // Either ties are possible, or NULL cursors are, and those rows are paged by the tie-breaker.
+                let why = uniqueOnItsOwn ? "may be NULL" : "is not unique"
                 throw JobSpecError(field: "source.cursor_column",
-                                   problem: "column \"\(cursor.name)\" is not unique and \(table.qualifiedName) has no primary key to break ties; use a unique cursor column, add a primary key, or name unique key_columns")
+                                   problem: "column \"\(cursor.name)\" \(why) and \(table.qualifiedName) has no primary key to break ties; use a unique NOT NULL cursor column, add a primary key, or name unique key_columns")
             }
         } else {
             guard !uniqueKey.isEmpty else {
                 throw JobSpecError(field: "source.cursor_column",
-                                   problem: "is required: \(table.qualifiedName) has no primary key, so a snapshot pass cannot page through it")
+                                   problem: "is required: \(table.qualifiedName) has no primary key (and the job names no key_columns), so a snapshot pass cannot page through it")
             }
-            tiebreaker = try uniqueKey.map { try column($0, field: "source.cursor_column") }
+            tiebreaker = uniqueKey
         }
         return ExtractPlan(table: table, projection: projection, cursor: cursor, tiebreaker: tiebreaker)
     }

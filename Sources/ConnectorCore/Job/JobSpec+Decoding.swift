@@ -28,8 +28,7 @@ extension JobSpec {
         }
         let pacing = try job.value("pacing").map { try Pacing.decode($0) } ?? Pacing()
         let placement = try job.oneOf("placement", Placement.self, allowed: Placement.allCases) ?? .hosted
-        if let cursor, source.cursorColumn == nil {
-            _ = cursor
+        if cursor != nil && source.cursorColumn == nil {
             throw JobSpecError(field: "cursor", problem: "a resume cursor needs source.cursor_column")
         }
         return JobSpec(
