@@ -9,9 +9,7 @@ work=$(mktemp -d /tmp/timbal-bench.XXXXXX)
 chmod 755 "$work"
 
 if [[ -z "${BENCH_PG_DSN:-}" ]]; then
-    port=55432
-    while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
-    BENCH_PG_DSN=$(scripts/pg-throwaway.sh start "$work/pg" "$port")
+    BENCH_PG_DSN=$(scripts/pg-throwaway.sh start "$work/pg")
     trap 'scripts/pg-throwaway.sh stop "$work/pg"; rm -rf "$work"' EXIT
 else
     trap 'rm -rf "$work"' EXIT

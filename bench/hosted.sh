@@ -7,7 +7,6 @@ cd "$(dirname "$0")/.."
 rows=${1:-1000000}
 work=$(mktemp -d /tmp/timbal-bench-hosted.XXXXXX)
 chmod 755 "$work"
-free_port() { local p=$1; while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done; echo "$p"; }
 pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -18,7 +17,7 @@ cleanup() {
 trap cleanup EXIT
 
 if [[ -z "${BENCH_PG_DSN:-}" ]]; then
-    BENCH_PG_DSN=$(scripts/pg-throwaway.sh start "$work/pg" "$(free_port 55432)")
+    BENCH_PG_DSN=$(scripts/pg-throwaway.sh start "$work/pg")
 fi
 
 echo "building release binaries..." >&2
@@ -28,7 +27,7 @@ bin=$(swift build -c release --show-bin-path)
 echo "seeding $rows rows..." >&2
 bench/seed.sh "$BENCH_PG_DSN" "$rows"
 
-port=$(free_port 18090)
+port=$(scripts/free-port.sh 18090)
 "$bin/timbal-devplane" --port "$port" --data-dir "$work/plane" --admin-token bench --kbs 1 >"$work/plane.log" 2>&1 &
 pids+=($!)
 plane="http://127.0.0.1:$port"

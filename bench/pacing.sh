@@ -8,9 +8,7 @@ seconds=${1:-20}
 work=$(mktemp -d /tmp/timbal-bench-pacing.XXXXXX)
 chmod 755 "$work"
 if [[ -z "${BENCH_PG_DSN:-}" ]]; then
-    port=55434
-    while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do port=$((port + 1)); done
-    BENCH_PG_DSN=$(scripts/pg-throwaway.sh start "$work/pg" "$port")
+    BENCH_PG_DSN=$(scripts/pg-throwaway.sh start "$work/pg")
     trap 'scripts/pg-throwaway.sh stop "$work/pg"; rm -rf "$work"' EXIT
 fi
 swift build -c release --product timbal-connector >/dev/null

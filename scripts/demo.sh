@@ -8,10 +8,8 @@ cd "$(dirname "$0")/.."
 
 work=$(mktemp -d /tmp/timbal-demo.XXXXXX)
 chmod 755 "$work"
-free_port() { local p=$1; while (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; do p=$((p + 1)); done; echo "$p"; }
-pg_port=$(free_port 55433)
-plane_port=$(free_port 18080)
-metrics_port=$(free_port 19464)
+plane_port=$(scripts/free-port.sh 18080)
+metrics_port=$(scripts/free-port.sh 19464)
 pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
@@ -24,8 +22,9 @@ echo "==> building"
 swift build 2>&1 | tail -n 1
 bin=$(swift build --show-bin-path)
 
-echo "==> starting a throwaway PostgreSQL on 127.0.0.1:$pg_port, seeding public.orders (10,000 rows)"
-dsn=$(scripts/pg-throwaway.sh start "$work/pg" "$pg_port")
+echo "==> starting a throwaway PostgreSQL on loopback, seeding public.orders (10,000 rows)"
+dsn=$(scripts/pg-throwaway.sh start "$work/pg")
+echo "    $dsn"
 psql -q -X "$dsn" <<'SQL'
 CREATE TYPE order_status AS ENUM ('new', 'paid', 'shipped');
 CREATE TABLE orders (

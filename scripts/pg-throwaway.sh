@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Starts a throwaway PostgreSQL cluster on loopback, trust auth, for tests and the demo.
-# Usage: scripts/pg-throwaway.sh start DIR PORT | stop DIR
+# Usage: scripts/pg-throwaway.sh start DIR [PORT] | stop DIR   (no PORT: the first free one from 54329)
+# Prints the DSN on start.
 # initdb refuses to run as root, so as root the cluster belongs to the `postgres` user.
 set -euo pipefail
 
 action=${1:?usage: pg-throwaway.sh start DIR PORT | stop DIR}
 dir=${2:?missing DIR}
-port=${3:-54329}
+port=${3:-$("$(dirname "$0")/free-port.sh" 54329)}
 
 pg_bin() {
     local name=$1

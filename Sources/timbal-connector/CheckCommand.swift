@@ -17,7 +17,7 @@ struct CheckCommand: AsyncParsableCommand {
           timbal-connector check --config /etc/timbal-connector/config.json
         """)
 
-    @Option(help: "Path of config.json.") var config = "/etc/timbal-connector/config.json"
+    @OptionGroup var configFile: ConfigFileOption
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
@@ -29,8 +29,8 @@ struct CheckCommand: AsyncParsableCommand {
         }
         let daemon: DaemonConfig
         do {
-            daemon = try DaemonConfig.load(path: config)
-            line(true, "config", config)
+            daemon = try DaemonConfig.load(path: configFile.config)
+            line(true, "config", configFile.config)
         } catch {
             line(false, "config", "\(error)")
             throw ExitCode.failure

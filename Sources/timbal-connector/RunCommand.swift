@@ -20,22 +20,23 @@ struct RunCommand: AsyncParsableCommand {
           timbal-connector run --config /etc/timbal-connector/config.json
         """)
 
-    @Option(help: "Path of config.json.") var config = "/etc/timbal-connector/config.json"
+    @OptionGroup var configFile: ConfigFileOption
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
         let logger = logging.bootstrap()
         let daemon: DaemonConfig
         let credential: Credential
+        let store: StateStore
         do {
-            daemon = try DaemonConfig.load(path: config)
+            daemon = try DaemonConfig.load(path: configFile.config)
             _ = try Connections.load(path: daemon.connectionsPath)
             credential = try Credential.load(stateDir: daemon.stateDir)
+            store = try StateStore(stateDir: daemon.stateDir)
         } catch {
             printError("error: \(error)")
             throw ExitCode.failure
         }
-        let store = try StateStore(stateDir: daemon.stateDir)
         let outbox = Outbox()
         let runner = JobRunner(config: daemon, store: store, outbox: outbox, logger: logger)
         let channel = ChannelClient(config: daemon, credential: credential, store: store, outbox: outbox, runner: runner, logger: logger)
@@ -47,7 +48,7 @@ struct RunCommand: AsyncParsableCommand {
             do {
                 services.append(.init(service: try HealthServer(address: address, registry: registry, logger: logger) { channel.isUp }))
             } catch {
-                printError("error: \(config): \(error)")
+                printError("error: \(configFile.config): \(error)")
                 throw ExitCode.failure
             }
         }

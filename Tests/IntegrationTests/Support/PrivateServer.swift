@@ -23,8 +23,12 @@ final class PrivateServer {
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o755])
         directory = base + "/cluster"
-        port = 55000 + Int.random(in: 0..<900)
-        dsn = try Self.script(["start", directory, String(port)]).trimmingCharacters(in: .whitespacesAndNewlines)
+        // The script picks a free port and prints the DSN; a restart reuses that port.
+        dsn = try Self.script(["start", directory]).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let portText = dsn.split(separator: ":").last?.split(separator: "/").first, let parsed = Int(portText) else {
+            throw NSError(domain: "PrivateServer", code: 1, userInfo: [NSLocalizedDescriptionKey: "unexpected DSN \(dsn)"])
+        }
+        port = parsed
     }
 
     deinit {

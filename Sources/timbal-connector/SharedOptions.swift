@@ -26,3 +26,9 @@ struct LoggingOptions: ParsableArguments {
         return Logger(label: "timbal-connector")
     }
 }
+
+/// `--config`, shared by the commands that read the daemon's config.json.
+struct ConfigFileOption: ParsableArguments {
+    @Option(help: "Path of config.json.")
+    var config = "/etc/timbal-connector/config.json"
+}
