@@ -91,6 +91,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ConnectorCoreTests", dependencies: ["ConnectorCore"]),
+        .testTarget(name: "DaemonTests", dependencies: ["ConnectorDaemon", "ChannelProtocol", "ConnectorCore"]),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["ConnectorCore", "PostgresClient", "SQLiteStore", "ChannelProtocol", "DevPlane", "ConnectorDaemon"]
