@@ -121,6 +121,31 @@ struct DaemonEndToEndTests {
         #expect(invalid.json["error"] == .string("batch_rows: must be >= 0, got -1"))
     }
 
+    @Test func thePlaneRefusesBadRequestsNamingTheProblem() throws {
+        let (harness, scratch) = try started()
+        try seed(scratch, rows: 20)
+        let noAuth = try harness.request("GET", "/orgs/org_dev/connectors", auth: false)
+        #expect(noAuth.status == 401 && noAuth.json["error"] == .string("missing or invalid bearer token"))
+        #expect(try harness.request("GET", "/orgs/org_other/connectors").status == 404)
+        #expect(try harness.request("GET", "/orgs/org_dev/connectors/conn_nope").status == 404)
+        let ttl = try harness.request("POST", "/orgs/org_dev/connectors/enrollment-tokens", body: #"{"ttl_seconds": 9999999}"#)
+        #expect(ttl.status == 400 && ttl.json["error"] == .string("ttl_seconds: must be between 1 and 2592000 (30 days)"))
+        let noSQL = try harness.request("POST", "/k2/42/query", body: "{}")
+        #expect(noSQL.status == 400 && noSQL.json["error"] == .string("sql: is required"))
+        #expect(try harness.request("POST", "/k2/7/query", body: #"{"sql": "SELECT 1"}"#).status == 404)
+        // A hosted KB is read-only through the query route.
+        let id = try jobID(harness.dispatch(DaemonHarness.jobBody(table: "events", schema: scratch.schema, dest: "ev", placement: "hosted")))
+        try harness.waitForJob(id, state: "completed")
+        let write = try harness.request("POST", "/k2/42/query", body: #"{"sql": "DELETE FROM ev"}"#)
+        #expect(write.status == 400)
+        #expect(try harness.hostedRow("SELECT count(*) FROM ev") == [.number("20")])
+        // A second `create` into the same hosted table fails the job with the KB's reason, landing nothing.
+        let again = try jobID(harness.dispatch(DaemonHarness.jobBody(table: "events", schema: scratch.schema, dest: "ev", placement: "hosted")))
+        let failed = try harness.waitForJob(again, state: "failed")
+        #expect(failed["message"] == .string(#"hosted KB: dest_table: table "ev" already exists in hosted KB 42 (mode create)"#))
+        #expect(try harness.hostedRow("SELECT count(*) FROM ev") == [.number("20")])
+    }
+
     @Test func stopAbortsTheJobWithinABatchAtABatchBoundary() throws {
         let (harness, scratch) = try started()
         try seed(scratch, rows: 5_000)
