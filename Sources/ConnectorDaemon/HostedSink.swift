@@ -19,6 +19,7 @@ public final class HostedSink: BatchSink, @unchecked Sendable {
     private var landedRows: Int64
     private var committed: Checkpoint?
     private var columns: [HostedBatch.Column] = []
+    private var mergeKey: [String] = []
     private var encoder: JSONRowEncoder?
     private var buffer: [UInt8] = []
     private let onCommit: @Sendable (Checkpoint?, Int64) -> Void
@@ -39,24 +40,30 @@ public final class HostedSink: BatchSink, @unchecked Sendable {
 
     public func committedCheckpoint() throws -> Checkpoint? { committed }
 
-    public func open(plan: ExtractPlan) throws {
+    /// The plane keeps a hosted job's position only while the job has not ended.
+    public var checkpointIsFromUnfinishedRun: Bool { committed != nil }
+
+    public func open(plan: ExtractPlan) throws -> [String] {
         columns = plan.projection.map { HostedBatch.Column(name: $0.name, dataType: $0.declaredType, kbType: $0.kind.sqliteType) }
         encoder = JSONRowEncoder(kinds: plan.projection.map(\.kind))
+        mergeKey = plan.mergeKey
+        return plan.mergeKey
     }
 
     deinit { encoder?.deallocate() }
 
-    public func land(_ batch: PostgresResult, checkpoint: Checkpoint?) throws {
+    public func land(_ batch: PostgresResult, checkpoint: Checkpoint?) throws -> Int {
         buffer.removeAll(keepingCapacity: true)
         encoder!.appendRows(batch, to: &buffer)
         try send(rowsJSON: buffer, rowCount: batch.rowCount, checkpoint: checkpoint, final: false)
+        return 0
     }
 
     private func send(rowsJSON: [UInt8], rowCount: Int, checkpoint: Checkpoint?, final: Bool) throws {
         let frame: [UInt8] = lock.withLock {
             let header = HostedBatch(
                 jobID: jobID, seq: nextSeq, kbID: spec.kbID, destTable: spec.destTable, mode: spec.mode.rawValue,
-                keyColumns: spec.keyColumns, columns: columns, rows: [], checkpoint: checkpoint?.json, final: final)
+                keyColumns: mergeKey, columns: columns, rows: [], checkpoint: checkpoint?.json, final: final)
             let text = ChannelMessage.encodedBatch(header, rowsJSON: rowsJSON)
             unacked.append((nextSeq, text, checkpoint, Int64(rowCount)))
             nextSeq += 1

@@ -97,11 +97,23 @@ public final class HostedKBs: @unchecked Sendable {
         return table
     }
 
+    private func hasKey(_ db: SQLiteDatabase, _ table: String, _ keys: [String]) throws -> Bool {
+        let primaryKey = try db.rows("SELECT name FROM pragma_table_info(?) WHERE pk > 0", [.text(table)]).compactMap { $0[0].text }
+        if Set(primaryKey) == Set(keys) { return true }
+        for index in try db.rows("SELECT name FROM pragma_index_list(?) WHERE \"unique\" = 1", [.text(table)]) {
+            guard let name = index[0].text else { continue }
+            let columns = try db.rows("SELECT name FROM pragma_index_info(?)", [.text(name)]).compactMap { $0[0].text }
+            if Set(columns) == Set(keys) { return true }
+        }
+        return false
+    }
+
     private func insert(_ db: SQLiteDatabase, _ batch: HostedBatch, bytes: [UInt8], rows range: Range<Int>, into table: String) throws -> Int {
         let names = batch.columns.map { SQLIdentifier.quote($0.name) }
         var sql = "INSERT INTO \(SQLIdentifier.quote(table)) (\(names.joined(separator: ", "))) VALUES ("
             + Array(repeating: "?", count: names.count).joined(separator: ", ") + ")"
-        if batch.mode == "upsert" {
+        if !batch.keyColumns.isEmpty, try hasKey(db, table, batch.keyColumns) {
+            // Every mode merges a re-read row by the job's key, as local KBs do.
             let updates = batch.columns.filter { !batch.keyColumns.contains($0.name) }
                 .map { "\(SQLIdentifier.quote($0.name)) = excluded.\(SQLIdentifier.quote($0.name))" }
             sql += " ON CONFLICT (" + batch.keyColumns.map { SQLIdentifier.quote($0) }.joined(separator: ", ") + ") DO "

@@ -40,6 +40,15 @@ public final class SQLiteDatabase {
         return database
     }
 
+    /// Rows changed by the last INSERT, UPDATE or DELETE on this connection.
+    public var changes: Int { Int(sqlite3_changes(handle)) }
+
+    /// `PRAGMA quick_check`: nil when the file is sound, else SQLite's first findings.
+    public func quickCheck() throws -> String? {
+        let findings = try rows("PRAGMA quick_check(5)").compactMap { $0.first?.text }
+        return findings == ["ok"] ? nil : findings.joined(separator: "; ")
+    }
+
     /// Runs one or more statements that return no rows.
     public func execute(_ sql: String) throws {
         var errorMessage: UnsafeMutablePointer<CChar>?

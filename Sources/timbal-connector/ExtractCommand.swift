@@ -17,7 +17,7 @@ struct ExtractCommand: AsyncParsableCommand {
           timbal-connector extract --job job.json --connections connections.json --state-dir ./state
         """)
 
-    @Option(help: "Job spec JSON file (the dispatch body of CONTRACT.md section 1).")
+    @Option(help: "Job spec JSON file (the control plane's dispatch body, docs/extraction.md).")
     var job: String
 
     @Option(help: "connections.json mapping connection_ref names to DSNs.")
@@ -55,6 +55,9 @@ struct ExtractCommand: AsyncParsableCommand {
             throw JobSpecError(field: "placement", problem: "\"hosted\" sends rows to the control plane, which needs the connector daemon; this command runs \"local\" jobs only")
         }
         let settings = try Connections.load(path: connections).settings(for: spec)
+        if let jobID, jobID.allSatisfy(\.isWhitespace) {
+            throw JobSpecError(field: "--job-id", problem: "must not be empty")
+        }
         let id = jobID ?? Self.derivedJobID(Array(bytes))
         let extractor = Extractor(spec: spec, jobID: id, connection: settings, stateDir: stateDir, logger: logger)
         let signals = SignalStopper(onSignal: { extractor.stop() })
@@ -67,11 +70,6 @@ struct ExtractCommand: AsyncParsableCommand {
 
     /// Same file, same id: rerunning the command resumes the job instead of starting a new one.
     static func derivedJobID(_ bytes: [UInt8]) -> String {
-        var hash: UInt64 = 0xcbf29ce484222325
-        for byte in bytes {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100000001b3
-        }
-        return "cli-" + String(hash, radix: 16)
+        "cli-" + fnv1aHex(bytes)
     }
 }

@@ -11,6 +11,12 @@ public struct ConnectionSettings: Sendable {
     public var lockTimeoutMs: Int
     public var idleInTransactionTimeoutMs: Int
     public var connectTimeoutSeconds: Int
+    /// Incremental runs of time cursors reach back this far before the last checkpoint (0 = none).
+    public var cursorLookbackSeconds: Int = 0
+    /// Incremental runs of integer or numeric cursors reach back this many cursor units (0 = none).
+    public var cursorLookbackValues: Int64 = 0
+    /// Longest a segment holds one snapshot (and so holds back vacuum), in seconds.
+    public var maxSnapshotSeconds: Int = ConnectionSettings.defaultMaxSnapshotSeconds
     /// Schemas the control plane may read through this connection (empty = any the role can read).
     public var allowedSchemas: [String]
     /// Tables the control plane may read, as `schema.table` or `schema.*` (empty = any).
@@ -20,6 +26,17 @@ public struct ConnectionSettings: Sendable {
     public static let defaultLockTimeoutMs = 5_000
     public static let defaultIdleInTransactionTimeoutMs = 60_000
     public static let defaultConnectTimeoutSeconds = 10
+    public static let defaultMaxSnapshotSeconds = 30
+    /// Client-side margin on top of the statement timeout before a silent server is given up on.
+    public static let clientDeadlineMarginSeconds = 5.0
+    /// The client-side deadline when the statement timeout is off.
+    public static let clientDeadlineWithoutTimeoutSeconds = 600.0
+
+    /// Seconds without a byte from the server before a command is abandoned.
+    public var clientIdleDeadlineSeconds: Double {
+        statementTimeoutMs > 0 ? Double(statementTimeoutMs) / 1000 + Self.clientDeadlineMarginSeconds
+            : Self.clientDeadlineWithoutTimeoutSeconds
+    }
 
     public init(name: String, kind: String = "postgres", dsn: String,
                 statementTimeoutMs: Int = defaultStatementTimeoutMs,
@@ -131,13 +148,19 @@ public struct Connections: Sendable {
                 throw fail("allow.tables", "\"\(bad)\" should be schema.table or schema.*")
             }
         }
-        return ConnectionSettings(
+        var settings = ConnectionSettings(
             name: name, kind: kind, dsn: dsn,
             statementTimeoutMs: try milliseconds("statement_timeout_ms", ConnectionSettings.defaultStatementTimeoutMs),
             lockTimeoutMs: try milliseconds("lock_timeout_ms", ConnectionSettings.defaultLockTimeoutMs),
             idleInTransactionTimeoutMs: try milliseconds("idle_in_transaction_timeout_ms", ConnectionSettings.defaultIdleInTransactionTimeoutMs),
             connectTimeoutSeconds: try milliseconds("connect_timeout_s", ConnectionSettings.defaultConnectTimeoutSeconds),
             allowedSchemas: schemas, allowedTables: tables)
+        settings.cursorLookbackSeconds = try milliseconds("cursor_lookback_s", 0)
+        settings.cursorLookbackValues = Int64(try milliseconds("cursor_lookback_values", 0))
+        let snapshot = try milliseconds("max_snapshot_s", ConnectionSettings.defaultMaxSnapshotSeconds)
+        guard snapshot > 0 else { throw fail("max_snapshot_s", "expected a whole number >= 1") }
+        settings.maxSnapshotSeconds = snapshot
+        return settings
     }
 
     /// The DSN from exactly one of `dsn`, `dsn_file` (a file holding it, e.g. a systemd credential)
@@ -167,6 +190,10 @@ public struct Connections: Sendable {
     /// The settings a job reads through: its connection_ref resolved, its table checked against the allow-list.
     public func settings(for spec: JobSpec) throws -> ConnectionSettings {
         let settings = try settings(for: spec.source.connectionRef)
+        guard settings.kind == spec.source.kind else {
+            throw JobSpecError(field: "source.kind",
+                               problem: "\"\(spec.source.kind)\" does not match connection \"\(settings.name)\", which is \"\(settings.kind)\" in \(file)")
+        }
         try settings.checkAllowed(schema: spec.source.schema, table: spec.source.table, file: file)
         return settings
     }

@@ -5,10 +5,15 @@ import PostgresClient
 public protocol BatchSink: AnyObject {
     /// The checkpoint this job last committed here, to resume from (nil = start over).
     func committedCheckpoint() throws -> Checkpoint?
-    /// Prepares the destination for the plan (creates tables, checks modes).
-    func open(plan: ExtractPlan) throws
+    /// True when that checkpoint belongs to a run of this job that did not finish (continue it
+    /// exactly); false when the run completed (a rerun is an incremental run, with lookback).
+    var checkpointIsFromUnfinishedRun: Bool { get }
+    /// Prepares the destination for the plan (creates tables, checks modes); returns the key
+    /// re-read rows merge on (empty: they are only inserted).
+    func open(plan: ExtractPlan) throws -> [String]
     /// Lands one batch together with the checkpoint it completes; may block for backpressure.
-    func land(_ batch: PostgresResult, checkpoint: Checkpoint?) throws
+    /// Returns how many rows replaced an earlier version of themselves (when it can tell).
+    func land(_ batch: PostgresResult, checkpoint: Checkpoint?) throws -> Int
     /// Ends the run: `completed` finishes the destination (e.g. the replace swap), `stopped` leaves it resumable.
     func close(state: ExtractResult.State) throws
     /// Rows landed by every run of this job.

@@ -8,4 +8,6 @@ enum ExtractMetrics {
     static let writeLatency = Timer(label: "timbal_batch_write_seconds")
     static let lastBatch = Gauge(label: "timbal_last_batch_timestamp_seconds")
     static let retries = Counter(label: "timbal_source_retries_total")
+    static let segments = Counter(label: "timbal_source_segments_total")
+    static let mergedRows = Counter(label: "timbal_rows_merged_total")
 }

@@ -7,6 +7,10 @@ public struct ExtractPlan: Sendable {
     public let cursor: SourceColumn?
     /// Primary-key columns that break ties between equal cursor values (empty if the cursor is unique).
     public let tiebreaker: [SourceColumn]
+    /// The KB table's key: `key_columns`, else the source's primary (or sound unique) key. A row
+    /// read again (it moved ahead of the cursor, or a lookback re-read it) replaces its earlier
+    /// version by this key. Empty = a keyless table: re-read rows land twice.
+    public let mergeKey: [String]
     /// Whether an initial extract first passes over rows whose cursor is NULL.
     public var cursorNullable: Bool { cursor.map { !$0.notNull } ?? false }
 
@@ -58,15 +62,15 @@ public struct ExtractPlan: Sendable {
         } else {
             projection = table.columns
         }
-        for key in spec.keyColumns {
+        // Ties are broken by the source's primary key (or a sound unique key), or, where it has
+        // none (a view, say), by the job's key_columns, which the job asserts are unique.
+        let sourceKey = table.primaryKey.isEmpty ? table.uniqueKey : table.primaryKey
+        let mergeKey = spec.keyColumns.isEmpty ? sourceKey : spec.keyColumns
+        for key in mergeKey {
             let keyColumn = try column(key, field: "key_columns")
             if !projection.contains(keyColumn) { projection.append(keyColumn) }
         }
-
-        // Ties are broken by the source's primary key, or, where it has none (a view, say), by the
-        // job's key_columns, which the job asserts are unique.
-        let fromJob = table.primaryKey.isEmpty
-        let uniqueKey = try (fromJob ? spec.keyColumns : table.primaryKey).map { try column($0, field: "key_columns") }
+        let uniqueKey = try (sourceKey.isEmpty ? spec.keyColumns : sourceKey).map { try column($0, field: "key_columns") }
         let cursor = try spec.source.cursorColumn.map { try column($0, field: "source.cursor_column") }
         let tiebreaker: [SourceColumn]
         if let cursor {
@@ -92,7 +96,7 @@ public struct ExtractPlan: Sendable {
             }
             tiebreaker = uniqueKey
         }
-        return ExtractPlan(table: table, projection: projection, cursor: cursor, tiebreaker: tiebreaker)
+        return ExtractPlan(table: table, projection: projection, cursor: cursor, tiebreaker: tiebreaker, mergeKey: mergeKey)
     }
 
     /// Checks that a resume checkpoint fits this plan (same cursor column, same tie-breaker columns).

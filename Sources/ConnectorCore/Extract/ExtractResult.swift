@@ -23,6 +23,14 @@ public struct ExtractResult: Sendable {
     /// Transient source failures retried by this run.
     public var retries: Int
     public var durationSeconds: Double
+    /// Rows read again in this run that replaced their earlier version by key.
+    public var rowsMerged: Int64 = 0
+    /// Segments (one snapshot and one scan each) this run read.
+    public var segments: Int = 0
+    /// Heap blocks of the table read or hit while the job ran (server counters; nil when unknown).
+    public var heapBlocks: Int64? = nil
+    /// The table's size in heap blocks, to compare with `heapBlocks`.
+    public var tableBlocks: Int64? = nil
 
     public var rowsPerSecond: Double { durationSeconds > 0 ? Double(rowsLanded) / durationSeconds : 0 }
 }

@@ -38,7 +38,7 @@ public final class Extractor: @unchecked Sendable {
             guard spec.placement == .local else {
                 throw JobSpecError(field: "placement", problem: "\"hosted\" sends rows to the control plane, which needs the connector daemon; this run writes local KBs only")
             }
-            return try LocalKBSink(stateDir: stateDir, spec: spec, jobID: jobID)
+            return try LocalKBSink(stateDir: stateDir, spec: spec, jobID: jobID, logger: logger)
         }
     }
 
@@ -63,26 +63,47 @@ public final class Extractor: @unchecked Sendable {
         let started = clock.now()
         let sink = try makeSink()
         let settings = self.settings, jobID = self.jobID, pacing = spec.pacing
-        let sourceLink = try SourceLink(open: { try SourceSession.open(settings, jobID: jobID, pacing: pacing) })
+        let sourceLink = try SourceLink(open: { try SourceSession.open(settings, jobID: jobID, pacing: pacing) },
+                                        retry: retry, stopFlag: stopFlag, logger: logger)
+        linkLock.withLock { link = sourceLink }
+        defer { linkLock.withLock { link = nil } }
         let source = sourceLink.connection
         if spec.pacing.readUncommitted {
             logger.debug("pacing.read_uncommitted has no effect on Postgres: readers never block writers under MVCC")
         }
         let table = try SourceCatalog.describe(schema: spec.source.schema, table: spec.source.table, on: source)
         let plan = try ExtractPlan.make(spec: spec, table: table)
-        if let cursor = spec.cursor { try plan.validate(cursor, field: "cursor") }
 
-        let resumeFrom: Checkpoint?
-        if let explicit = spec.cursor {
-            resumeFrom = explicit
-        } else if let stored = try sink.committedCheckpoint() {
+        // A checkpoint this job id committed wins over the job's own cursor, which is only where
+        // the job starts: re-applying it on a resume would read rows a second time.
+        var resumeFrom: Checkpoint?
+        var incremental = false
+        if let stored = try sink.committedCheckpoint() {
             try plan.validate(stored, field: "checkpoint")
             resumeFrom = stored
-        } else {
-            resumeFrom = nil
+            incremental = !sink.checkpointIsFromUnfinishedRun
+        } else if let explicit = spec.cursor {
+            try plan.validate(explicit, field: "cursor")
+            resumeFrom = explicit
+            incremental = true
         }
-        try sink.open(plan: plan)
-        let start = resumeFrom.map { KeysetPosition.resuming($0, plan: plan) } ?? .start(for: plan)
+        let mergeKey = try sink.open(plan: plan)
+        if mergeKey.isEmpty {
+            logger.warning("the KB table has no key: a row read twice (it moved ahead of the cursor while the job ran) lands twice", metadata: [
+                "source.table": "\(table.qualifiedName)", "dest.table": "\(spec.destTable)"])
+        }
+        var start = resumeFrom.map { KeysetPosition.resuming($0, plan: plan) } ?? .start(for: plan)
+        var carriedRereadFrom = incremental ? nil : resumeFrom?.rereadFrom
+        if incremental, let checkpoint = resumeFrom {
+            if mergeKey.isEmpty {
+                carriedRereadFrom = nil
+            } else if let from = try IncrementalStart.rewound(checkpoint, plan: plan, settings: settings, on: source),
+                      from != checkpoint.value {
+                logger.info("incremental run reaches back to re-read late commits (merged by key)", metadata: [
+                    "checkpoint": "\(checkpoint.value ?? "")", "from": "\(from)"])
+                start = KeysetPosition(pass: .values, after: [from])
+            }
+        }
         var skippedNulls: Int64 = 0
         if start.pass == .values, start.after != nil, plan.cursorNullable, let cursor = plan.cursor {
             skippedNulls = try countNullCursorRows(source, plan: plan, cursor: cursor)
@@ -91,34 +112,48 @@ public final class Extractor: @unchecked Sendable {
                     "rows": "\(skippedNulls)", "column": "\(cursor.name)"])
             }
         }
+        let cost = SourceCost.start(source, tableOID: table.oid)
+        if let cursor = plan.cursor, let oid = table.oid, table.relkind != "v",
+           try !SourceCost.cursorIsIndexed(source, tableOID: oid, cursor: cursor.name) {
+            logger.warning("no index leads with the cursor column: each segment sorts the rest of the table (one scan per segment, at most one segment per max_snapshot_s)", metadata: [
+                "column": "\(cursor.name)", "table.blocks": "\(cost?.tableBlocks ?? -1)",
+                "table.rows_estimate": "\(table.estimatedRows)"])
+        }
         logger.info("extract started", metadata: [
             "source.table": "\(table.qualifiedName)", "kb.id": "\(spec.kbID)", "dest.table": "\(spec.destTable)",
             "mode": "\(spec.mode.rawValue)", "placement": "\(spec.placement.rawValue)",
             "batch.rows": "\(spec.batchRows)", "resume": "\(resumeFrom?.summary ?? "none")"])
 
         let pipeline = FetchPipeline(plan: plan, link: sourceLink, start: start, batchRows: spec.batchRows,
-                                     pacing: spec.pacing, retry: retry, clock: clock, stopFlag: stopFlag, logger: logger)
-        linkLock.withLock { link = sourceLink }
-        defer { linkLock.withLock { link = nil } }
+                                     pacing: spec.pacing, maxSnapshotSeconds: Double(settings.maxSnapshotSeconds),
+                                     rereadFrom: carriedRereadFrom, retry: retry, clock: clock, stopFlag: stopFlag, logger: logger)
         if stopFlag.isRaised { sourceLink.cancel() }
 
-        var rows: Int64 = 0, nullRows: Int64 = 0, batches = 0
+        var rows: Int64 = 0, nullRows: Int64 = 0, merged: Int64 = 0, batches = 0
         var checkpoint = resumeFrom
+        var pacer = Pacer(pacing: spec.pacing)
         pipeline.start()
         do {
             while let batch = pipeline.next() {
                 if stopFlag.isRaised { break }
+                // The rate cap is judged on rows landed, so it gates landing (a bounded bucket).
+                let wait = pacer.delayBeforeRows(batch.result.rowCount, now: clock.now())
+                if wait > 0, stopFlag.wait(seconds: wait) { break }
                 let writeStarted = clock.now()
-                try sink.land(batch.result, checkpoint: batch.checkpoint)
+                let mergedNow = try sink.land(batch.result, checkpoint: batch.checkpoint)
+                pacer.spend(batch.result.rowCount, now: clock.now())
                 ExtractMetrics.writeLatency.recordNanoseconds(Int64((clock.now() - writeStarted) * 1e9))
                 ExtractMetrics.rows.increment(by: batch.result.rowCount)
                 ExtractMetrics.batches.increment()
                 ExtractMetrics.lastBatch.record(unixSeconds())
+                if mergedNow > 0 { ExtractMetrics.mergedRows.increment(by: mergedNow) }
                 rows += Int64(batch.result.rowCount)
+                merged += Int64(mergedNow)
                 if batch.checkpoint?.nullCursorPass == true { nullRows += Int64(batch.result.rowCount) }
                 batches += 1
                 checkpoint = batch.checkpoint
-                logger.debug("batch landed", metadata: ["batch.rows": "\(batch.result.rowCount)", "cursor": "\(checkpoint?.summary ?? "")"])
+                logger.debug("batch landed", metadata: ["batch.rows": "\(batch.result.rowCount)", "batch.merged": "\(mergedNow)",
+                                                        "cursor": "\(checkpoint?.summary ?? "")"])
                 onProgress(ExtractProgress(rowsLanded: rows, batches: batches, elapsedSeconds: clock.now() - started,
                                            checkpoint: checkpoint, estimatedRows: table.estimatedRows))
             }
@@ -128,13 +163,22 @@ public final class Extractor: @unchecked Sendable {
             pipeline.shutdown()
             throw error
         }
+        if pipeline.hiddenWriters > 0 {
+            logger.warning("writing transactions were open while this job read, and this role cannot see when they began; rows they commit later below the checkpoint are re-read only within cursor_lookback_s (grant pg_read_all_stats to the role to make this exact)", metadata: [
+                "transactions": "\(pipeline.hiddenWriters)"])
+        }
+        if merged > 0 {
+            logger.info("rows read again replaced their earlier version by key", metadata: ["rows.merged": "\(merged)"])
+        }
 
         let state: ExtractResult.State = stopFlag.isRaised ? .stopped : .completed
         try sink.close(state: state)
+        let heapBlocks = state == .completed && !sourceLink.connection.isBroken ? cost?.blocksSinceStart(sourceLink.connection) : nil
         return ExtractResult(
             state: state, jobID: jobID, destTable: spec.destTable, rowsLanded: rows, totalRowsLanded: try sink.totalRowsLanded(),
             batches: batches, nullCursorRows: nullRows, nullCursorRowsSkipped: skippedNulls, resumedFrom: resumeFrom,
-            checkpoint: checkpoint, retries: pipeline.retries, durationSeconds: clock.now() - started)
+            checkpoint: checkpoint, retries: pipeline.retries, durationSeconds: clock.now() - started,
+            rowsMerged: merged, segments: pipeline.segments, heapBlocks: heapBlocks, tableBlocks: cost?.tableBlocks)
     }
 
     private func countNullCursorRows(_ source: PostgresConnection, plan: ExtractPlan, cursor: SourceColumn) throws -> Int64 {

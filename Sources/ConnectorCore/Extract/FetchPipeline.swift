@@ -7,14 +7,20 @@ struct FetchedBatch: Sendable {
     let checkpoint: Checkpoint?
 }
 
-/// The fetching side of the extract: its own thread walks the keyset under the job's pacing and
-/// queues batches at most one ahead of the writer, so fetching and writing overlap on two cores.
+/// The fetching side of the extract: its own thread reads the keyset in segments (one cursor
+/// over one snapshot each, see `SegmentCursor`) and queues batches at most one ahead of the
+/// writer, so fetching and writing overlap on two cores. A segment ends after `maxSnapshot`
+/// seconds, before any long pause (batch delay, a writer that cannot keep up), or when another
+/// session waits for a lock on the table; the next one starts after the last key read.
 /// Transient source failures are retried (bounded, with backoff) from the last fetched position.
 final class FetchPipeline: @unchecked Sendable {
     struct Failure {
         let error: Error
         var isCancellation: Bool { (error as? PostgresError)?.sqlState == "57014" }
     }
+
+    /// A pause longer than this closes the segment first, so no transaction sits idle.
+    static let idleLimit = 1.0
 
     private let plan: ExtractPlan
     private let link: SourceLink
@@ -25,25 +31,36 @@ final class FetchPipeline: @unchecked Sendable {
     private let clock: MonotonicClock
     private let stopFlag: StopFlag
     private let logger: Logger
+    private let maxSnapshot: Double
     private let queue = Handoff<FetchedBatch>(capacity: 1)
     private var thread: OSThread?
+    private var writers: InFlightWriters?
+    private var segmentOpenedAt: Double?
     private(set) var failure: Failure?
     /// Retries taken by this run, for the job's result.
     private(set) var retries = 0
+    /// Segments (snapshots, and so scans) this run opened.
+    private(set) var segments = 0
 
     init(plan: ExtractPlan, link: SourceLink, start: KeysetPosition, batchRows: Int, pacing: Pacing,
-         retry: RetryPolicy, clock: MonotonicClock, stopFlag: StopFlag, logger: Logger) {
+         maxSnapshotSeconds: Double, rereadFrom: String?, retry: RetryPolicy, clock: MonotonicClock,
+         stopFlag: StopFlag, logger: Logger) {
         self.plan = plan
         self.link = link
         self.startPosition = start
         let pacer = Pacer(pacing: pacing)
         self.pacer = pacer
         self.sizer = BatchSizer(target: pacer.rowsPerQuery(batchRows: batchRows))
+        self.maxSnapshot = maxSnapshotSeconds
+        self.writers = InFlightWriters(plan: plan, carried: rereadFrom)
         self.retry = retry
         self.clock = clock
         self.stopFlag = stopFlag
         self.logger = logger
     }
+
+    /// Writing transactions whose start the role could not see (see `InFlightWriters`).
+    var hiddenWriters: Int { writers?.hiddenWriters ?? 0 }
 
     func start() {
         thread = OSThread(name: "timbal-fetch") { [self] in
@@ -52,6 +69,7 @@ final class FetchPipeline: @unchecked Sendable {
             } catch {
                 failure = Failure(error: error)
             }
+            closeSegment()
             queue.finish()
         }
     }
@@ -72,21 +90,27 @@ final class FetchPipeline: @unchecked Sendable {
         var failures = 0
         while !stopFlag.isRaised {
             let wait = pacer.delayBeforeFetch(now: clock.now())
+            if wait > Self.idleLimit { closeSegment() }
             if wait > 0, stopFlag.wait(seconds: wait) { return }
+            if !queue.waitForRoom(seconds: Self.idleLimit) {
+                closeSegment()
+                guard queue.waitForRoom(seconds: .infinity) else { return }
+            }
             let limit = sizer.current
-            let query = KeysetQuery.make(plan: plan, position: position, limit: limit)
             let startedAt = clock.now()
             let result: PostgresResult
             do {
-                result = try link.connection.query(query.sql, query.parameters, types: query.parameterTypes)
+                if segmentOpenedAt == nil { try openSegment(at: position) }
+                result = try SegmentCursor.fetch(link.connection, rows: limit)
                 failures = 0
             } catch let error as PostgresError where error.isTransient && !stopFlag.isRaised {
+                closeSegment()
                 failures += 1
                 try recover(from: error, attempt: failures)
                 continue
             }
             let endedAt = clock.now()
-            pacer.didFetch(rows: result.rowCount, startedAt: startedAt, endedAt: endedAt)
+            pacer.didFetch(endedAt: endedAt)
             ExtractMetrics.fetchLatency.recordNanoseconds(Int64((endedAt - startedAt) * 1e9))
             logger.trace("batch fetched", metadata: ["batch.rows": "\(result.rowCount)"])
             sizer.succeeded()
@@ -95,14 +119,44 @@ final class FetchPipeline: @unchecked Sendable {
             if count > 0 {
                 let keys = position.pass == .nullCursor ? plan.tiebreaker : plan.valueKeys
                 after.after = keys.map { result.string(count - 1, plan.resultIndex(of: $0.name)) ?? "" }
-                guard queue.put(FetchedBatch(result: result, checkpoint: after.checkpoint(plan: plan))) else { return }
+                var checkpoint = after.checkpoint(plan: plan)
+                checkpoint?.rereadFrom = writers?.rereadFrom
+                guard queue.put(FetchedBatch(result: result, checkpoint: checkpoint)) else { return }
             }
             if count < limit {
+                closeSegment()
                 guard position.pass == .nullCursor else { return }
                 position = KeysetPosition(pass: .values, after: nil)
             } else {
                 position = after
+                try endSegmentIfDue()
             }
+        }
+    }
+
+    private func openSegment(at position: KeysetPosition) throws {
+        try writers?.sample(link.connection)
+        try SegmentCursor.open(link.connection, plan: plan, position: position)
+        segmentOpenedAt = clock.now()
+        segments += 1
+        ExtractMetrics.segments.increment()
+    }
+
+    private func closeSegment() {
+        guard segmentOpenedAt != nil else { return }
+        segmentOpenedAt = nil
+        SegmentCursor.close(link.connection)
+    }
+
+    /// Ends the segment when its snapshot is old enough or another session waits for the table.
+    private func endSegmentIfDue() throws {
+        guard let openedAt = segmentOpenedAt else { return }
+        if clock.now() - openedAt >= maxSnapshot {
+            closeSegment()
+        } else if let oid = plan.table.oid, try SegmentCursor.othersWaitForLock(link.connection, tableOID: oid) {
+            logger.info("another session waits for a lock on the source table; ending the segment early",
+                        metadata: ["source.table": "\(plan.table.qualifiedName)"])
+            closeSegment()
         }
     }
 

@@ -1,11 +1,11 @@
-/// Builds the one query that reads a batch: keyset-bounded, ordered, limited; never OFFSET,
-/// so a batch costs the same at the end of the table as at its start (given an index on the keys).
+/// Builds the keyset query: bounded by the last key read, ordered, never OFFSET. Without a limit
+/// it is the query of a segment cursor, which streams every batch of one segment from one scan.
 public struct KeysetQuery: Sendable, Equatable {
     public var sql: String
     public var parameters: [String]
     public var parameterTypes: [UInt32]
 
-    public static func make(plan: ExtractPlan, position: KeysetPosition, limit: Int) -> KeysetQuery {
+    public static func make(plan: ExtractPlan, position: KeysetPosition, limit: Int?) -> KeysetQuery {
         let q: (String) -> String = { SQLIdentifier.quote($0) }
         let selectList = plan.projection.map(selectExpression) + plan.hiddenKeys.map { q($0.name) }
         var sql = "SELECT " + selectList.joined(separator: ", ")
@@ -40,7 +40,7 @@ public struct KeysetQuery: Sendable, Equatable {
         }
         if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
         sql += " ORDER BY " + orderKeys.map { q($0.name) }.joined(separator: ", ")
-        sql += " LIMIT \(limit)"
+        if let limit { sql += " LIMIT \(limit)" }
         return KeysetQuery(sql: sql, parameters: parameters, parameterTypes: types)
     }
 

@@ -22,6 +22,9 @@ public struct Checkpoint: Sendable, Equatable {
     public var tiebreaker: [KeyValue]
     /// True while extracting the rows whose cursor is NULL (the first pass of an initial extract).
     public var nullCursorPass: Bool
+    /// Where the next incremental run must reach back to: the start of the oldest transaction
+    /// that was still writing when a segment took its snapshot (time cursors; see InFlightWriters).
+    public var rereadFrom: String? = nil
 
     public init(kind: String, column: String?, value: String?, tiebreaker: [KeyValue] = [], nullCursorPass: Bool = false) {
         self.kind = kind
@@ -41,6 +44,7 @@ public struct Checkpoint: Sendable, Equatable {
             })))
         }
         if nullCursorPass { members.append(("null_cursor_pass", .bool(true))) }
+        if let rereadFrom { members.append(("reread_from", .string(rereadFrom))) }
         return .object(members)
     }
 
@@ -76,7 +80,9 @@ public struct Checkpoint: Sendable, Equatable {
                 tiebreaker.append(KeyValue(column: name, value: entryValue))
             }
         }
-        return Checkpoint(kind: kind, column: column, value: text, tiebreaker: tiebreaker, nullCursorPass: nullPass)
+        var checkpoint = Checkpoint(kind: kind, column: column, value: text, tiebreaker: tiebreaker, nullCursorPass: nullPass)
+        checkpoint.rereadFrom = try cursor.nonEmptyString("reread_from")
+        return checkpoint
     }
 
     public static func decode(json text: String, field: String) throws -> Checkpoint {

@@ -20,7 +20,11 @@ extension JobSpec {
         try validateDestTable(destTable)
         let source = try SourceSpec.decode(try job.required("source"))
         let batchRows = try job.integer("batch_rows", min: 0, max: Int64(Int32.max), typeName: "an int32") ?? 0
-        let cursor = try job.value("cursor").map { try Checkpoint.decode($0, field: "cursor") }
+        // `"cursor": {}` (the platform's reference request sends it) means no cursor, like null.
+        let cursor = try job.value("cursor").flatMap { value -> Checkpoint? in
+            if case .object(let members) = value, members.isEmpty { return nil }
+            return try Checkpoint.decode(value, field: "cursor")
+        }
         let mode = try job.oneOf("mode", Mode.self, allowed: Mode.allCases) ?? .create
         let keyColumns = try job.identifierList("key_columns", allowEmpty: true) ?? []
         if mode == .upsert && keyColumns.isEmpty {

@@ -6,6 +6,8 @@ import SQLiteStore
 final class KBBatchWriter {
     private let kb: LocalKB
     private let insert: SQLiteStatement
+    /// Set when the table has a key: a row whose key is already there replaces it.
+    private let update: SQLiteStatement?
     private let saveCheckpoint: SQLiteStatement
     private let kinds: [ColumnKind]
     private let jobID: String
@@ -13,19 +15,26 @@ final class KBBatchWriter {
     private let timestamp = UnsafeMutablePointer<UInt8>.allocate(capacity: 32)
     private let nanText: StaticString = "NaN"
 
-    init(kb: LocalKB, table: String, plan: ExtractPlan, mode: JobSpec.Mode, keyColumns: [String], jobID: String) throws {
+    /// Every mode merges on `mergeKey` when the table has one: the insert skips a row whose key is
+    /// there, and the update (same numbered parameters) then replaces it, so merges are counted.
+    init(kb: LocalKB, table: String, plan: ExtractPlan, mergeKey: [String], jobID: String) throws {
         self.kb = kb
         self.jobID = jobID
         kinds = plan.projection.map(\.kind)
         let names = plan.projection.map { SQLIdentifier.quote($0.name) }
-        var sql = "INSERT INTO \(SQLIdentifier.quote(table)) (\(names.joined(separator: ", "))) VALUES ("
-            + Array(repeating: "?", count: names.count).joined(separator: ", ") + ")"
-        if mode == .upsert {
-            let keys = keyColumns.map { SQLIdentifier.quote($0) }
-            let updates = plan.projection.filter { !keyColumns.contains($0.name) }
-                .map { "\(SQLIdentifier.quote($0.name)) = excluded.\(SQLIdentifier.quote($0.name))" }
-            sql += " ON CONFLICT (\(keys.joined(separator: ", "))) DO "
-                + (updates.isEmpty ? "NOTHING" : "UPDATE SET " + updates.joined(separator: ", "))
+        let quotedTable = SQLIdentifier.quote(table)
+        var sql = "INSERT INTO \(quotedTable) (\(names.joined(separator: ", "))) VALUES ("
+            + (1...names.count).map { "?\($0)" }.joined(separator: ", ") + ")"
+        if mergeKey.isEmpty {
+            update = nil
+        } else {
+            sql += " ON CONFLICT (\(mergeKey.map { SQLIdentifier.quote($0) }.joined(separator: ", "))) DO NOTHING"
+            let position = { (name: String) in plan.projection.firstIndex { $0.name == name }! + 1 }
+            let assignments = plan.projection.filter { !mergeKey.contains($0.name) }
+                .map { "\(SQLIdentifier.quote($0.name)) = ?\(position($0.name))" }
+            let match = mergeKey.map { "\(SQLIdentifier.quote($0)) = ?\(position($0))" }.joined(separator: " AND ")
+            update = assignments.isEmpty ? nil
+                : try kb.database.prepare("UPDATE \(quotedTable) SET \(assignments.joined(separator: ", ")) WHERE \(match)")
         }
         insert = try kb.database.prepare(sql)
         saveCheckpoint = try kb.database.prepare(
@@ -37,13 +46,23 @@ final class KBBatchWriter {
 
     deinit { timestamp.deallocate() }
 
-    /// Inserts the batch's rows and records `checkpoint`, atomically.
-    func land(_ result: PostgresResult, checkpoint: Checkpoint?) throws {
+    /// Inserts (or merges) the batch's rows and records `checkpoint`, atomically; returns how
+    /// many rows replaced an earlier version of themselves.
+    @discardableResult
+    func land(_ result: PostgresResult, checkpoint: Checkpoint?) throws -> Int {
         let rows = result.rowCount
+        var merged = 0
         try kb.database.transaction {
             for row in 0..<rows {
-                try bindRow(result, row)
+                try bindRow(result, row, into: insert)
                 try insert.run()
+                if kb.database.changes == 0 {
+                    merged += 1
+                    if let update {
+                        try bindRow(result, row, into: update)
+                        try update.run()
+                    }
+                }
             }
             try saveCheckpoint.bind(checkpoint.map { .text($0.json.serialized()) } ?? .null, at: 1)
             try saveCheckpoint.bind(.integer(Int64(rows)), at: 2)
@@ -51,9 +70,10 @@ final class KBBatchWriter {
             try saveCheckpoint.bind(.text(jobID), at: 4)
             try saveCheckpoint.run()
         }
+        return merged
     }
 
-    private func bindRow(_ result: PostgresResult, _ row: Int) throws {
+    private func bindRow(_ result: PostgresResult, _ row: Int, into insert: SQLiteStatement) throws {
         for (column, kind) in kinds.enumerated() {
             let index = column + 1
             guard let cell = result.bytes(row, column) else {

@@ -6,15 +6,14 @@ public struct KBTarget: Sendable {
     public let table: String
     /// Set for `replace`: the staging table is swapped in for `destTable` at the end.
     public let swapInto: String?
+    /// The key re-read rows merge on (empty: the table has no such key, rows are only inserted).
+    public let mergeKey: [String]
+    /// Columns the source gained since the table was built, added by this run.
+    public let addedColumns: [String]
 
     /// The staging table of a `replace` job; derived from the job id so a resumed job finds it.
     public static func stagingName(jobID: String, destTable: String) -> String {
-        var hash: UInt64 = 0xcbf29ce484222325
-        for byte in (jobID + "\u{0}" + destTable).utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100000001b3
-        }
-        return "_timbal_replace_" + String(hash, radix: 16)
+        "_timbal_replace_" + fnv1aHex(jobID + "\u{0}" + destTable)
     }
 
     /// Picks (and creates if needed) the target table. Runs inside the caller's transaction.
@@ -27,16 +26,14 @@ public struct KBTarget: Sendable {
             }
             if try kb.tableExists(record.targetTable) {
                 let swap = record.targetTable != dest ? dest : nil
-                try checkColumns(kb: kb, table: record.targetTable, plan: plan, dest: dest)
-                return KBTarget(table: record.targetTable, swapInto: swap)
+                return try existing(kb: kb, table: record.targetTable, swapInto: swap, plan: plan, spec: spec)
             }
             let destExists = try kb.tableExists(dest)
             if record.state != "completed" || !destExists {
                 throw KBError(field: "dest_table", problem: "table \"\(record.targetTable)\" of job \(jobID) is gone from KB \(kb.kbID); run the job with a new job id")
             }
             // A finished replace: its staging table became the destination.
-            try checkColumns(kb: kb, table: dest, plan: plan, dest: dest)
-            return KBTarget(table: dest, swapInto: nil)
+            return try existing(kb: kb, table: dest, swapInto: nil, plan: plan, spec: spec)
         }
 
         let exists = try kb.tableExists(dest)
@@ -45,75 +42,65 @@ public struct KBTarget: Sendable {
             if exists {
                 throw KBError(field: "dest_table", problem: "table \"\(dest)\" already exists in KB \(kb.kbID) (mode create); use mode append, replace or upsert, or another dest_table")
             }
-            try createTable(kb: kb, name: dest, plan: plan, keyColumns: spec.keyColumns, recordAs: dest)
-            return KBTarget(table: dest, swapInto: nil)
+            try createTable(kb: kb, name: dest, plan: plan)
+            return KBTarget(table: dest, swapInto: nil, mergeKey: plan.mergeKey, addedColumns: [])
         case .append, .upsert:
-            if exists {
-                try checkColumns(kb: kb, table: dest, plan: plan, dest: dest)
-                if spec.mode == .upsert { try checkUpsertKey(kb: kb, table: dest, keys: spec.keyColumns) }
-            } else {
-                try createTable(kb: kb, name: dest, plan: plan, keyColumns: spec.keyColumns, recordAs: dest)
-            }
-            return KBTarget(table: dest, swapInto: nil)
+            if exists { return try existing(kb: kb, table: dest, swapInto: nil, plan: plan, spec: spec) }
+            try createTable(kb: kb, name: dest, plan: plan)
+            return KBTarget(table: dest, swapInto: nil, mergeKey: plan.mergeKey, addedColumns: [])
         case .replace:
             let staging = stagingName(jobID: jobID, destTable: dest)
             try kb.database.execute("DROP TABLE IF EXISTS \(SQLIdentifier.quote(staging))")
-            try createTable(kb: kb, name: staging, plan: plan, keyColumns: spec.keyColumns, recordAs: nil)
-            return KBTarget(table: staging, swapInto: dest)
+            try createTable(kb: kb, name: staging, plan: plan)
+            return KBTarget(table: staging, swapInto: dest, mergeKey: plan.mergeKey, addedColumns: [])
         }
+    }
+
+    /// A table built by an earlier run: checked against the source, widened by new columns.
+    private static func existing(kb: LocalKB, table: String, swapInto: String?, plan: ExtractPlan, spec: JobSpec) throws -> KBTarget {
+        let added = try KBSchemaCheck.reconcile(kb: kb, table: table, plan: plan)
+        let keyed = try hasUniqueKey(kb: kb, table: table, keys: plan.mergeKey)
+        if spec.mode == .upsert && !keyed {
+            throw KBError(field: "key_columns", problem: "existing table \"\(table)\" in KB \(kb.kbID) has no primary key or unique index on (\(plan.mergeKey.joined(separator: ", "))), which upsert merges on")
+        }
+        return KBTarget(table: table, swapInto: swapInto, mergeKey: keyed ? plan.mergeKey : [], addedColumns: added)
     }
 
     /// Swaps the staging table in, in the caller's transaction: a reader sees the old or the new table.
-    func finish(kb: LocalKB, plan: ExtractPlan) throws {
+    func finish(kb: LocalKB) throws {
         guard let dest = swapInto else { return }
         try kb.database.execute("DROP TABLE IF EXISTS \(SQLIdentifier.quote(dest))")
         try kb.database.execute("ALTER TABLE \(SQLIdentifier.quote(table)) RENAME TO \(SQLIdentifier.quote(dest))")
-        try KBTarget.recordColumns(kb: kb, table: dest, plan: plan)
+        let forget = try kb.database.prepare("DELETE FROM _timbal_columns WHERE table_name = ?")
+        try forget.bind(.text(dest), at: 1)
+        try forget.run()
+        let rename = try kb.database.prepare("UPDATE _timbal_columns SET table_name = ? WHERE table_name = ?")
+        try rename.bind(.text(dest), at: 1)
+        try rename.bind(.text(table), at: 2)
+        try rename.run()
     }
 
-    static func createTable(kb: LocalKB, name: String, plan: ExtractPlan, keyColumns: [String], recordAs: String?) throws {
+    static func createTable(kb: LocalKB, name: String, plan: ExtractPlan) throws {
         var definitions = plan.projection.map { "\(SQLIdentifier.quote($0.name)) \($0.kind.sqliteType)" }
-        if !keyColumns.isEmpty {
-            definitions.append("PRIMARY KEY (" + keyColumns.map { SQLIdentifier.quote($0) }.joined(separator: ", ") + ")")
+        if !plan.mergeKey.isEmpty {
+            definitions.append("PRIMARY KEY (" + plan.mergeKey.map { SQLIdentifier.quote($0) }.joined(separator: ", ") + ")")
         }
         try kb.database.execute("CREATE TABLE \(SQLIdentifier.quote(name)) (\(definitions.joined(separator: ", ")))")
-        if let recordAs { try recordColumns(kb: kb, table: recordAs, plan: plan) }
+        try KBSchemaCheck.record(kb: kb, table: name, columns: plan.projection, replacing: true)
     }
 
-    /// Remembers each column's source type beside its KB type, for readers of the KB.
-    static func recordColumns(kb: LocalKB, table: String, plan: ExtractPlan) throws {
-        let delete = try kb.database.prepare("DELETE FROM _timbal_columns WHERE table_name = ?")
-        try delete.bind(.text(table), at: 1)
-        try delete.run()
-        let insert = try kb.database.prepare(
-            "INSERT INTO _timbal_columns (table_name, position, column_name, source_type, kb_type) VALUES (?, ?, ?, ?, ?)")
-        for (position, column) in plan.projection.enumerated() {
-            try insert.bind(.text(table), at: 1)
-            try insert.bind(.integer(Int64(position + 1)), at: 2)
-            try insert.bind(.text(column.name), at: 3)
-            try insert.bind(.text(column.declaredType), at: 4)
-            try insert.bind(.text(column.kind.sqliteType), at: 5)
-            try insert.run()
-        }
-    }
-
-    static func checkColumns(kb: LocalKB, table: String, plan: ExtractPlan, dest: String) throws {
-        let existing = Set(try kb.columnNames(of: table))
-        for column in plan.projection where !existing.contains(column.name) {
-            throw KBError(field: "dest_table", problem: "existing table \"\(dest)\" in KB \(kb.kbID) has no column \"\(column.name)\"; use mode replace to rebuild it")
-        }
-    }
-
-    static func checkUpsertKey(kb: LocalKB, table: String, keys: [String]) throws {
+    /// Whether a primary key or unique index covers exactly `keys`.
+    static func hasUniqueKey(kb: LocalKB, table: String, keys: [String]) throws -> Bool {
+        guard !keys.isEmpty else { return false }
         let primaryKey = try kb.database.rows("SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk", [.text(table)])
             .compactMap { $0[0].text }
-        if Set(primaryKey) == Set(keys) { return }
+        if Set(primaryKey) == Set(keys) { return true }
         let indexes = try kb.database.rows("SELECT name FROM pragma_index_list(?) WHERE \"unique\" = 1", [.text(table)])
         for index in indexes {
             guard let name = index[0].text else { continue }
             let columns = try kb.database.rows("SELECT name FROM pragma_index_info(?) ORDER BY seqno", [.text(name)]).compactMap { $0[0].text }
-            if Set(columns) == Set(keys) { return }
+            if Set(columns) == Set(keys) { return true }
         }
-        throw KBError(field: "key_columns", problem: "existing table \"\(table)\" in KB \(kb.kbID) has no primary key or unique index on (\(keys.joined(separator: ", "))), which upsert merges on")
+        return false
     }
 }

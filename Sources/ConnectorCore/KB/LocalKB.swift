@@ -11,6 +11,18 @@ public final class LocalKB {
         "\(stateDir)/kb/\(kbID).sqlite"
     }
 
+    /// `<state-dir>/locks`, created 0700.
+    static func lockDirectory(stateDir: String) throws -> String {
+        let directory = "\(stateDir)/locks"
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw KBError(field: "state-dir", problem: "cannot create \(directory): \(error)")
+        }
+        return directory
+    }
+
     public init(stateDir: String, kbID: Int64) throws {
         let directory = "\(stateDir)/kb"
         do {

@@ -1,44 +1,78 @@
+import Logging
 import PostgresClient
 
 /// Lands batches in a local SQLite KB (`placement: local`), checkpoint and rows in one transaction.
+/// One process runs a job id at a time, and one job writes a KB table at a time: both are held
+/// with `flock` locks under `<state-dir>/locks/`, which the kernel releases if the process dies.
 public final class LocalKBSink: BatchSink {
     private let kb: LocalKB
     private let spec: JobSpec
     private let jobID: String
+    private let stateDir: String
+    private let logger: Logger
+    private let jobLock: FileLock
+    private var tableLock: FileLock?
     private var record: LocalKB.JobRecord?
     private var target: KBTarget?
     private var writer: KBBatchWriter?
-    private var plan: ExtractPlan?
 
-    public init(stateDir: String, spec: JobSpec, jobID: String) throws {
+    public init(stateDir: String, spec: JobSpec, jobID: String, logger: Logger = Logger(label: "timbal.kb")) throws {
+        guard !jobID.isEmpty else { throw KBError(field: "job_id", problem: "must not be empty") }
+        self.stateDir = stateDir
+        self.logger = logger
+        let locks = try LocalKB.lockDirectory(stateDir: stateDir)
+        switch try FileLock.acquire(path: "\(locks)/job-\(fnv1aHex(jobID)).lock", holder: "job=\(jobID)") {
+        case .success(let lock): jobLock = lock
+        case .failure(let held):
+            throw KBError(field: "job_id", problem: "job \(jobID) is already running (\(held.line)); a job runs in one process at a time")
+        }
         kb = try LocalKB(stateDir: stateDir, kbID: spec.kbID)
         self.spec = spec
         self.jobID = jobID
         record = try kb.jobRecord(jobID)
+        if let record, record.state != "completed" {
+            // The last run of this job did not finish cleanly: make sure the file is sound before writing on.
+            if let damage = try kb.database.quickCheck() {
+                throw KBError(field: "kb", problem: "\(kb.database.path) is damaged (\(damage)); move it aside and run the job again with mode replace, or restore it from a backup")
+            }
+        }
     }
 
     public func committedCheckpoint() throws -> Checkpoint? { record?.checkpoint }
 
-    public func open(plan: ExtractPlan) throws {
-        self.plan = plan
+    public var checkpointIsFromUnfinishedRun: Bool { record.map { $0.state != "completed" } ?? false }
+
+    public func open(plan: ExtractPlan) throws -> [String] {
+        let locks = try LocalKB.lockDirectory(stateDir: stateDir)
+        let name = "kb-\(spec.kbID)-\(fnv1aHex(spec.destTable)).lock"
+        switch try FileLock.acquire(path: "\(locks)/\(name)", holder: "job=\(jobID) dest_table=\(spec.destTable)") {
+        case .success(let lock): tableLock = lock
+        case .failure(let held):
+            throw KBError(field: "dest_table", problem: "\"\(spec.destTable)\" in KB \(spec.kbID) is being written by another job (\(held.line)); jobs writing one table run one at a time")
+        }
         let target = try kb.database.transaction { () throws -> KBTarget in
             let target = try KBTarget.prepare(kb: kb, spec: spec, plan: plan, jobID: jobID, record: record)
             try register(target: target, fresh: record == nil)
             return target
         }
+        if !target.addedColumns.isEmpty {
+            logger.notice("source gained columns; added to the KB table (NULL for earlier rows)", metadata: [
+                "job.id": "\(jobID)", "dest.table": "\(target.table)", "columns": "\(target.addedColumns.joined(separator: ","))"])
+        }
         self.target = target
-        writer = try KBBatchWriter(kb: kb, table: target.table, plan: plan, mode: spec.mode,
-                                   keyColumns: spec.keyColumns, jobID: jobID)
+        writer = try KBBatchWriter(kb: kb, table: target.table, plan: plan, mergeKey: target.mergeKey, jobID: jobID)
+        return target.mergeKey
     }
 
-    public func land(_ batch: PostgresResult, checkpoint: Checkpoint?) throws {
+    public func land(_ batch: PostgresResult, checkpoint: Checkpoint?) throws -> Int {
         try writer!.land(batch, checkpoint: checkpoint)
     }
 
     public func close(state: ExtractResult.State) throws {
-        guard let target, let plan else { return }
+        defer { tableLock?.release() }
+        guard let target else { return }
         try kb.database.transaction {
-            if state == .completed { try target.finish(kb: kb, plan: plan) }
+            if state == .completed { try target.finish(kb: kb) }
             let table = state == .completed ? (target.swapInto ?? target.table) : target.table
             let update = try kb.database.prepare(
                 "UPDATE _timbal_jobs SET state = ?, target_table = ?, updated_at = ?, finished_at = ? WHERE job_id = ?")

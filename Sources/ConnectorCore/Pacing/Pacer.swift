@@ -1,48 +1,67 @@
-/// Shapes the read rate of one job. Pure arithmetic on times given to it (seconds on a monotonic
+/// Shapes the rate of one job. Pure arithmetic on times given to it (seconds on a monotonic
 /// clock), so tests drive it with any clock they like.
 ///
-/// `max_rows_per_sec` is a schedule, not a burst allowance: the fetch that starts after `n` rows
-/// may start no earlier than `n / rate` seconds after the first. Queries are cut to 1/20 of a
-/// second's worth of rows, so any one-second window holds at most the cap plus one small batch.
-/// `batch_delay_ms` adds a pause after every fetch, on top of the schedule.
+/// `max_rows_per_sec` is a bounded token bucket, not a schedule: tokens accrue at the cap and the
+/// bucket holds at most one slice (1/20 of a second's worth of rows). Time spent stalled (a lock,
+/// a hung server, a slow disk) earns nothing beyond that slice, so the job never catches up in a
+/// burst: any one-second window holds at most the cap plus one slice. Queries are cut to one
+/// slice under a cap. `batch_delay_ms` adds a pause after every fetch.
 public struct Pacer: Sendable {
     /// Fraction of a second's worth of rows one query may read under a rate cap.
     public static let slicesPerSecond = 20
 
     public let maxRowsPerSec: Int
     public let batchDelay: Double
-    private var firstFetchAt: Double?
+    /// Tokens (rows) available at `refilledAt`; may go negative after a batch larger than the bucket.
+    private var tokens: Double
+    private var refilledAt: Double?
     private var lastFetchEndedAt: Double?
-    private var rowsFetched: Int64 = 0
 
     public init(pacing: Pacing) {
         maxRowsPerSec = pacing.maxRowsPerSec
         batchDelay = Double(pacing.batchDelayMs) / 1000
+        tokens = Double(Self.slice(maxRowsPerSec))
     }
 
-    /// Rows one query may read: the job's `batch_rows`, cut down under a rate cap.
+    static func slice(_ cap: Int) -> Int { max(1, (cap + slicesPerSecond - 1) / slicesPerSecond) }
+
+    /// The bucket's capacity in rows (one slice).
+    public var burst: Double { Double(Self.slice(maxRowsPerSec)) }
+
+    /// Rows one query may read: the job's `batch_rows`, cut down to one slice under a rate cap.
     public func rowsPerQuery(batchRows: Int) -> Int {
         guard maxRowsPerSec > 0 else { return batchRows }
-        let slice = (maxRowsPerSec + Self.slicesPerSecond - 1) / Self.slicesPerSecond
-        return max(1, min(batchRows, slice))
+        return max(1, min(batchRows, Self.slice(maxRowsPerSec)))
     }
 
-    /// Seconds to wait at `now` before the next fetch may start (0 = go).
+    /// Seconds to wait at `now` before `rows` rows may go (0 = go). Rate cap only.
+    public func delayBeforeRows(_ rows: Int, now: Double) -> Double {
+        guard maxRowsPerSec > 0 else { return 0 }
+        let available = tokensAt(now)
+        let needed = min(Double(rows), burst)
+        return available >= needed ? 0 : (needed - available) / Double(maxRowsPerSec)
+    }
+
+    /// Records that `rows` rows went at `now`.
+    public mutating func spend(_ rows: Int, now: Double) {
+        guard maxRowsPerSec > 0 else { return }
+        tokens = tokensAt(now) - Double(rows)
+        refilledAt = now
+    }
+
+    /// Seconds to wait at `now` before the next fetch may start: the batch delay only.
     public func delayBeforeFetch(now: Double) -> Double {
-        var readyAt = now
-        if let first = firstFetchAt, maxRowsPerSec > 0 {
-            readyAt = max(readyAt, first + Double(rowsFetched) / Double(maxRowsPerSec))
-        }
-        if let last = lastFetchEndedAt, batchDelay > 0 {
-            readyAt = max(readyAt, last + batchDelay)
-        }
-        return readyAt - now
+        guard let last = lastFetchEndedAt, batchDelay > 0 else { return 0 }
+        return max(0, last + batchDelay - now)
     }
 
-    /// Records a fetch that started at `startedAt`, ended at `endedAt` and read `rows` rows.
-    public mutating func didFetch(rows: Int, startedAt: Double, endedAt: Double) {
-        if firstFetchAt == nil { firstFetchAt = startedAt }
-        rowsFetched += Int64(rows)
+    /// Records a fetch that ended at `endedAt`, for the batch delay.
+    public mutating func didFetch(endedAt: Double) {
         lastFetchEndedAt = endedAt
+    }
+
+    private func tokensAt(_ now: Double) -> Double {
+        guard let refilledAt else { return tokens }
+        return min(burst, tokens + max(0, now - refilledAt) * Double(maxRowsPerSec))
     }
 }

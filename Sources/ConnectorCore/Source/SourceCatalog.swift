@@ -18,6 +18,7 @@ public enum SourceCatalog {
             throw JobSpecError(field: "source.table", problem: "table \"\(table)\" not found in schema \"\(schema)\"")
         }
         let estimate = Int64(relation.string(0, 2) ?? "-1") ?? -1
+        let relkind = relation.string(0, 1) ?? "r"
 
         let columnRows = try connection.query(
             """
@@ -54,7 +55,7 @@ public enum SourceCatalog {
             FROM pg_catalog.pg_index i
             CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, position)
             JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-            WHERE i.indrelid = $1 AND i.indisprimary
+            WHERE i.indrelid = $1 AND i.indisprimary AND i.indisvalid
             ORDER BY k.position
             """, [oid])
         let primaryKey = (0..<keyRows.rowCount).compactMap { keyRows.string($0, 0) }
@@ -64,12 +65,49 @@ public enum SourceCatalog {
             SELECT a.attname
             FROM pg_catalog.pg_index i
             JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-            WHERE i.indrelid = $1 AND i.indisunique AND i.indnkeyatts = 1
-              AND i.indpred IS NULL AND i.indexprs IS NULL
+            WHERE i.indrelid = $1 AND i.indisunique AND i.indnkeyatts = 1 AND \(soundUniqueIndex)
             """, [oid])
         let unique = Set((0..<uniqueRows.rowCount).compactMap { uniqueRows.string($0, 0) })
 
-        return SourceTable(schema: schema, name: table, columns: columns, primaryKey: primaryKey,
-                           uniqueColumns: unique, estimatedRows: estimate)
+        var described = SourceTable(schema: schema, name: table, columns: columns, primaryKey: primaryKey,
+                                    uniqueColumns: unique, estimatedRows: estimate)
+        described.oid = UInt32(oid)
+        described.relkind = relkind
+        if primaryKey.isEmpty {
+            described.uniqueKey = try uniqueKey(of: described, oid: oid, on: connection)
+        }
+        return described
+    }
+
+    /// Only an index that proves uniqueness counts: valid (a failed `CREATE UNIQUE INDEX
+    /// CONCURRENTLY` leaves an invalid one), enforced immediately, whole-table, on plain columns.
+    static let soundUniqueIndex = "i.indisvalid AND i.indimmediate AND i.indpred IS NULL AND i.indexprs IS NULL"
+
+    /// A table without a primary key may still have a unique key: the first sound unique index
+    /// whose columns hold no NULL (NOT NULL on a table; checked with a scan on a materialized
+    /// view, whose columns carry no NOT NULL flag).
+    private static func uniqueKey(of table: SourceTable, oid: String, on connection: PostgresConnection) throws -> [String] {
+        let indexes = try connection.query(
+            """
+            SELECT i.indexrelid, array_to_string(ARRAY(
+                     SELECT a.attname FROM unnest(i.indkey[0:i.indnkeyatts - 1]) WITH ORDINALITY AS k(attnum, position)
+                     JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                     ORDER BY k.position), chr(1))
+            FROM pg_catalog.pg_index i
+            WHERE i.indrelid = $1 AND i.indisunique AND \(soundUniqueIndex)
+            ORDER BY i.indnkeyatts, i.indexrelid
+            """, [oid])
+        for row in 0..<indexes.rowCount {
+            let names = (indexes.string(row, 1) ?? "").split(separator: "\u{1}").map(String.init)
+            let keyColumns = names.compactMap { table.column($0) }
+            guard !keyColumns.isEmpty, keyColumns.count == names.count, keyColumns.allSatisfy(\.orderable) else { continue }
+            if keyColumns.allSatisfy(\.notNull) { return names }
+            if table.relkind == "m" {
+                let anyNull = keyColumns.map { "\(SQLIdentifier.quote($0.name)) IS NULL" }.joined(separator: " OR ")
+                let sql = "SELECT EXISTS (SELECT 1 FROM \(SQLIdentifier.quote(schema: table.schema, table: table.name)) WHERE \(anyNull))"
+                if try connection.execute(sql).string(0, 0) == "f" { return names }
+            }
+        }
+        return []
     }
 }

@@ -14,7 +14,9 @@ public enum SourceSession {
         let connection = try PostgresConnection(conninfo: settings.dsn, overrides: [
             "application_name": applicationName(jobID: jobID),
             "connect_timeout": String(settings.connectTimeoutSeconds),
+            "keepalives": "1", "keepalives_idle": "30", "keepalives_interval": "10", "keepalives_count": "3",
         ])
+        connection.idleDeadline = settings.clientIdleDeadlineSeconds
         var statements = [
             "SET default_transaction_read_only = on",
             "SET DateStyle = 'ISO, YMD'",

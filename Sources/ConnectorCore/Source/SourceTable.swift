@@ -15,10 +15,16 @@ public struct SourceColumn: Sendable, Equatable {
 
 /// The source table: its columns, primary key and the planner's row estimate.
 public struct SourceTable: Sendable {
+    /// `pg_class.oid` (nil for a table built by hand in a test).
+    public var oid: UInt32? = nil
+    /// `pg_class.relkind`: `r`, `p`, `v`, `m`, `f`.
+    public var relkind: String = "r"
     public var schema: String
     public var name: String
     public var columns: [SourceColumn]
     public var primaryKey: [String]
+    /// Without a primary key: the columns of a sound unique index that hold no NULL (else empty).
+    public var uniqueKey: [String] = []
     /// Columns with a single-column unique index of their own.
     public var uniqueColumns: Set<String>
     /// `pg_class.reltuples`; -1 when never analysed.

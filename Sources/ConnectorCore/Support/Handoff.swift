@@ -20,6 +20,21 @@ final class Handoff<Element>: @unchecked Sendable {
         }
     }
 
+    /// Waits until there is room (or the queue is closed); false when `seconds` passed first.
+    func waitForRoom(seconds: Double) -> Bool {
+        let deadline = seconds.isFinite ? monotonicSeconds() + seconds : nil
+        return condition.withLock {
+            while items.count >= capacity && !closed {
+                if let deadline {
+                    if !condition.wait(until: deadline) && items.count >= capacity && !closed { return false }
+                } else {
+                    condition.wait()
+                }
+            }
+            return true
+        }
+    }
+
     /// Nil once the queue is closed and drained.
     func take() -> Element? {
         condition.withLock {

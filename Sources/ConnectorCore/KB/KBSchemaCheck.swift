@@ -1,0 +1,60 @@
+import SQLiteStore
+
+/// Keeps a KB table in step with its source between runs: `_timbal_columns` records each column's
+/// source type when the table is built or widened; each later run compares it with the catalog.
+/// A new source column is added (NULL for earlier rows); a dropped or retyped one fails the run
+/// naming the column, since rows of two shapes must not mix in one KB column.
+enum KBSchemaCheck {
+    /// Returns the columns added to `table`.
+    static func reconcile(kb: LocalKB, table: String, plan: ExtractPlan) throws -> [String] {
+        let recorded = try kb.database.rows(
+            "SELECT column_name, source_type FROM _timbal_columns WHERE table_name = ? ORDER BY position", [.text(table)])
+        let source = "\(plan.table.qualifiedName)"
+        for row in recorded {
+            guard let name = row[0].text, let type = row[1].text else { continue }
+            guard let now = plan.table.column(name) else {
+                throw KBError(field: "source.columns",
+                              problem: "column \"\(name)\" of KB table \"\(table)\" is gone from \(source) (dropped or renamed at the source); run with mode replace to rebuild the table without it")
+            }
+            if now.declaredType != type {
+                throw KBError(field: "source.columns",
+                              problem: "column \"\(name)\" of \(source) changed type from \(type) to \(now.declaredType) since KB table \"\(table)\" was built; run with mode replace to rebuild it")
+            }
+        }
+        let existing = Set(try kb.columnNames(of: table))
+        let missing = plan.projection.filter { !existing.contains($0.name) }
+        for column in missing {
+            try kb.database.execute(
+                "ALTER TABLE \(SQLIdentifier.quote(table)) ADD COLUMN \(SQLIdentifier.quote(column.name)) \(column.kind.sqliteType)")
+        }
+        if !missing.isEmpty || recorded.isEmpty {
+            try record(kb: kb, table: table, columns: recorded.isEmpty ? plan.projection : missing, replacing: recorded.isEmpty)
+        }
+        return missing.map(\.name)
+    }
+
+    /// Records source and KB types of `columns` (after those recorded, unless `replacing`).
+    static func record(kb: LocalKB, table: String, columns: [SourceColumn], replacing: Bool) throws {
+        if replacing {
+            let delete = try kb.database.prepare("DELETE FROM _timbal_columns WHERE table_name = ?")
+            try delete.bind(.text(table), at: 1)
+            try delete.run()
+        }
+        var position: Int64 = 0
+        if case .integer(let last)? = try kb.database.rows(
+            "SELECT max(position) FROM _timbal_columns WHERE table_name = ?", [.text(table)]).first?.first {
+            position = last
+        }
+        let insert = try kb.database.prepare(
+            "INSERT INTO _timbal_columns (table_name, position, column_name, source_type, kb_type) VALUES (?, ?, ?, ?, ?)")
+        for column in columns {
+            position += 1
+            try insert.bind(.text(table), at: 1)
+            try insert.bind(.integer(position), at: 2)
+            try insert.bind(.text(column.name), at: 3)
+            try insert.bind(.text(column.declaredType), at: 4)
+            try insert.bind(.text(column.kind.sqliteType), at: 5)
+            try insert.run()
+        }
+    }
+}
