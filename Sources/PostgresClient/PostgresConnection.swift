@@ -23,8 +23,11 @@ public final class PostgresConnection {
     public var interruptGrace: Double = 2
 
     /// Opens a connection. `conninfo` is passed to libpq as is (URI, key=value, `service=`),
-    /// so `.pgpass` and service files work; `overrides` win over what it says.
-    public init(conninfo: String, overrides: [String: String] = [:]) throws {
+    /// so `.pgpass` and service files work; `overrides` win over what it says. The handshake is
+    /// driven with `poll(2)`: it gives up after `connectTimeout` seconds (a server that accepts
+    /// TCP but never answers) and soon after `interrupted` answers true.
+    public init(conninfo: String, overrides: [String: String] = [:], connectTimeout: Double? = nil,
+                interrupted: (() -> Bool)? = nil) throws {
         guard ConninfoSecrets.isParsable(conninfo) else {
             // libpq's parse errors quote the DSN, password included: never show them.
             throw PostgresError(kind: .connect, sqlState: nil,
@@ -35,17 +38,33 @@ public final class PostgresConnection {
         keys.append("client_encoding"); values.append("UTF8")
         let connection = withCStringArray(keys) { keyPointers in
             withCStringArray(values) { valuePointers in
-                PQconnectdbParams(keyPointers, valuePointers, 1)
+                PQconnectStartParams(keyPointers, valuePointers, 1)
             }
         }
         guard let connection else {
             throw PostgresError(kind: .connect, sqlState: nil, message: "out of memory while connecting")
         }
-        if PQstatus(connection) != CONNECTION_OK {
-            let secrets = [conninfo] + ConninfoSecrets.find(in: conninfo)
-            let message = Self.scrub(String(cString: PQerrorMessage(connection)), removing: secrets)
+        let secrets = [conninfo] + ConninfoSecrets.find(in: conninfo)
+        func fail(_ message: String) -> PostgresError {
             PQfinish(connection)
-            throw PostgresError(kind: .connect, sqlState: nil, message: "could not connect: \(message)")
+            return PostgresError(kind: .connect, sqlState: nil, message: "could not connect: \(message)")
+        }
+        guard PQstatus(connection) != CONNECTION_BAD else {
+            throw fail(Self.scrub(String(cString: PQerrorMessage(connection)), removing: secrets))
+        }
+        let startedAt = Self.monotonicNow()
+        var status = PGRES_POLLING_WRITING
+        while status != PGRES_POLLING_OK {
+            if status == PGRES_POLLING_FAILED {
+                throw fail(Self.scrub(String(cString: PQerrorMessage(connection)), removing: secrets))
+            }
+            if let connectTimeout, Self.monotonicNow() - startedAt > connectTimeout {
+                throw fail("the server did not complete the connection within \(Int(connectTimeout)) s")
+            }
+            if interrupted?() == true { throw fail("interrupted while connecting") }
+            let events = status == PGRES_POLLING_READING ? POLLIN : POLLOUT
+            var descriptor = pollfd(fd: PQsocket(connection), events: Int16(events), revents: 0)
+            if poll(&descriptor, 1, 100) != 0 { status = PQconnectPoll(connection) }
         }
         handle = connection
     }
@@ -199,7 +218,9 @@ public final class PostgresConnection {
         ConninfoSecrets.find(in: conninfo)
     }
 
-    private func monotonicNow() -> Double {
+    private func monotonicNow() -> Double { Self.monotonicNow() }
+
+    private static func monotonicNow() -> Double {
         var spec = timespec()
         clock_gettime(CLOCK_MONOTONIC, &spec)
         return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9

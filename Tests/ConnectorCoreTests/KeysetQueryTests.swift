@@ -45,9 +45,10 @@ struct KeysetQueryTests {
     @Test func keysMissingFromTheProjectionAreSelectedAfterIt() throws {
         let p = try plan(cursor: "updated_at", columns: ["title"])
         let query = KeysetQuery.make(plan: p, position: .start(for: p), limit: 10)
-        #expect(query.sql.hasPrefix(#"SELECT "title", "updated_at", "id" FROM"#))
-        #expect(p.resultIndex(of: "updated_at") == 1)
-        #expect(p.resultIndex(of: "id") == 2)
+        // The source's key joins the projection (re-read rows merge on it); the cursor is hidden after it.
+        #expect(query.sql.hasPrefix(#"SELECT "title", "id", "updated_at" FROM"#))
+        #expect(p.resultIndex(of: "id") == 1)
+        #expect(p.resultIndex(of: "updated_at") == 2)
     }
 
     @Test func aSnapshotPagesByThePrimaryKey() throws {

@@ -3,20 +3,23 @@ import Testing
 
 @Suite("Pacing")
 struct PacerTests {
-    /// Drives a pacer on a simulated clock: each fetch takes `fetchTime` seconds and reads a full batch.
-    func simulate(pacing: Pacing, batchRows: Int, seconds: Double, fetchTime: Double = 0.001) -> [(start: Double, rows: Int)] {
+    /// Drives a pacer on a simulated clock: each batch lands `landTime` seconds after it may go;
+    /// `stalls` maps a batch number to extra seconds lost before it (a lock, a hung server).
+    func simulate(pacing: Pacing, batchRows: Int, seconds: Double, landTime: Double = 0.001,
+                  stalls: [Int: Double] = [:]) -> [(start: Double, rows: Int)] {
         var pacer = Pacer(pacing: pacing)
         var now = 0.0
-        var fetches: [(start: Double, rows: Int)] = []
+        var landed: [(start: Double, rows: Int)] = []
         let rows = pacer.rowsPerQuery(batchRows: batchRows)
         while now < seconds {
-            now += max(0, pacer.delayBeforeFetch(now: now))
+            now += stalls[landed.count] ?? 0
+            now += max(0, pacer.delayBeforeRows(rows, now: now))
+            now += landTime
             guard now < seconds else { break }
-            fetches.append((now, rows))
-            pacer.didFetch(rows: rows, startedAt: now, endedAt: now + fetchTime)
-            now += fetchTime
+            landed.append((now, rows))
+            pacer.spend(rows, now: now)
         }
-        return fetches
+        return landed
     }
 
     func largestWindow(_ fetches: [(start: Double, rows: Int)]) -> Int {
@@ -37,6 +40,16 @@ struct PacerTests {
         #expect(Double(largestWindow(fetches)) <= 1.1 * Double(cap))
     }
 
+    /// After a stall (4.5 s, then 90 s) the job does not catch up: no window goes over 1.1x the cap.
+    @Test(arguments: [1_000, 5_000, 20_000])
+    func aStallIsNeverPaidBackInABurst(cap: Int) {
+        let landed = simulate(pacing: Pacing(maxRowsPerSec: cap), batchRows: 5000, seconds: 120,
+                              stalls: [40: 4.5, 400: 90])
+        #expect(Double(largestWindow(landed)) <= 1.1 * Double(cap))
+        let gapsOverOneSecond = zip(landed, landed.dropFirst()).filter { $1.start - $0.start > 1 }.count
+        #expect(gapsOverOneSecond == 2)
+    }
+
     @Test func cutsQueriesToASliceOfTheCap() {
         #expect(Pacer(pacing: Pacing(maxRowsPerSec: 1000)).rowsPerQuery(batchRows: 5000) == 50)
         #expect(Pacer(pacing: Pacing(maxRowsPerSec: 1000)).rowsPerQuery(batchRows: 10) == 10)
@@ -46,15 +59,20 @@ struct PacerTests {
 
     @Test func unlimitedWhenNoCapIsGiven() {
         var pacer = Pacer(pacing: Pacing(maxRowsPerSec: 0))
-        pacer.didFetch(rows: 1_000_000, startedAt: 0, endedAt: 0.1)
+        pacer.spend(1_000_000, now: 0.1)
+        pacer.didFetch(endedAt: 0.1)
+        #expect(pacer.delayBeforeRows(1_000_000, now: 0.1) == 0)
         #expect(pacer.delayBeforeFetch(now: 0.1) <= 0)
     }
 
-    @Test func batchDelayPausesAfterEveryFetchOnTopOfTheCap() {
+    @Test func batchDelayPausesAfterEveryFetch() {
         var pacer = Pacer(pacing: Pacing(maxRowsPerSec: 100, batchDelayMs: 250))
-        pacer.didFetch(rows: 5, startedAt: 0, endedAt: 0.01)
-        // The cap alone would allow the next 5 rows at 0.05 s; the delay holds them to 0.26 s.
+        pacer.didFetch(endedAt: 0.01)
         #expect(abs(pacer.delayBeforeFetch(now: 0.01) - 0.25) < 1e-9)
+        // The cap is a separate gate: 5 rows (one slice) may go at once, the next 5 after 0.05 s.
+        #expect(pacer.delayBeforeRows(5, now: 0) == 0)
+        pacer.spend(5, now: 0)
+        #expect(abs(pacer.delayBeforeRows(5, now: 0) - 0.05) < 1e-9)
         let onlyDelay = Pacer(pacing: Pacing(batchDelayMs: 100))
         #expect(onlyDelay.delayBeforeFetch(now: 5) == 0)
     }

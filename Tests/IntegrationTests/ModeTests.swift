@@ -27,21 +27,23 @@ struct ModeTests {
         #expect(try scratch.kbIntegers("id", table: "events") == Array(1...51))
     }
 
-    @Test func appendAddsToTheTable() throws {
+    @Test func appendAddsNewKeysAndMergesKnownOnes() throws {
         let scratch = try Scratch()
         try seed(scratch)
         try scratch.extract(scratch.spec(table: "events", mode: .append), jobID: "a")
-        try scratch.extract(scratch.spec(table: "events", mode: .append), jobID: "b")
-        #expect(try scratch.kbIntegers("id", table: "events") == (1...50).flatMap { [Int64($0), Int64($0)] })
+        try scratch.sql("INSERT INTO {s}.events VALUES (51, '2027-01-01', 'new')")
+        let second = try scratch.extract(scratch.spec(table: "events", mode: .append), jobID: "b")
+        #expect(second.rowsLanded == 51 && second.rowsMerged == 50)
+        #expect(try scratch.kbIntegers("id", table: "events") == Array(1...51))
     }
 
-    @Test func appendRefusesATableWithoutTheColumns() throws {
+    @Test func appendAddsTheColumnsTheTableLacks() throws {
         let scratch = try Scratch()
         try seed(scratch)
         try scratch.extract(scratch.spec(table: "events", columns: ["id", "updated_at"]), jobID: "narrow")
-        #expect { try scratch.extract(scratch.spec(table: "events", mode: .append), jobID: "wide") } throws: {
-            "\($0)" == #"dest_table: existing table "events" in KB 1 has no column "title"; use mode replace to rebuild it"#
-        }
+        let wide = try scratch.extract(scratch.spec(table: "events", mode: .append), jobID: "wide")
+        #expect(wide.rowsMerged == 50)
+        #expect(try scratch.kb().rows("SELECT count(*) FROM events WHERE title = 'v1'") == [[.integer(50)]])
     }
 
     @Test func upsertMergesOnTheKeyColumns() throws {
@@ -60,8 +62,8 @@ struct ModeTests {
         let scratch = try Scratch()
         try seed(scratch)
         try scratch.extract(scratch.spec(table: "events"), jobID: "plain")
-        #expect { try scratch.extract(scratch.spec(table: "events", mode: .upsert, keyColumns: ["id"]), jobID: "up") } throws: {
-            "\($0)".hasPrefix(#"key_columns: existing table "events" in KB 1 has no primary key or unique index on (id)"#)
+        #expect { try scratch.extract(scratch.spec(table: "events", mode: .upsert, keyColumns: ["title"]), jobID: "up") } throws: {
+            "\($0)".hasPrefix(#"key_columns: existing table "events" in KB 1 has no primary key or unique index on (title)"#)
         }
     }
 

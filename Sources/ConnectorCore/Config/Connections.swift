@@ -16,7 +16,7 @@ public struct ConnectionSettings: Sendable {
     /// Incremental runs of integer or numeric cursors reach back this many cursor units (0 = none).
     public var cursorLookbackValues: Int64 = 0
     /// Longest a segment holds one snapshot (and so holds back vacuum), in seconds.
-    public var maxSnapshotSeconds: Int = ConnectionSettings.defaultMaxSnapshotSeconds
+    public var maxSnapshotSeconds: Double = Double(ConnectionSettings.defaultMaxSnapshotSeconds)
     /// Schemas the control plane may read through this connection (empty = any the role can read).
     public var allowedSchemas: [String]
     /// Tables the control plane may read, as `schema.table` or `schema.*` (empty = any).
@@ -159,7 +159,7 @@ public struct Connections: Sendable {
         settings.cursorLookbackValues = Int64(try milliseconds("cursor_lookback_values", 0))
         let snapshot = try milliseconds("max_snapshot_s", ConnectionSettings.defaultMaxSnapshotSeconds)
         guard snapshot > 0 else { throw fail("max_snapshot_s", "expected a whole number >= 1") }
-        settings.maxSnapshotSeconds = snapshot
+        settings.maxSnapshotSeconds = Double(snapshot)
         return settings
     }
 

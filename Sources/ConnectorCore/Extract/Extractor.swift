@@ -62,8 +62,8 @@ public final class Extractor: @unchecked Sendable {
     public func run(onProgress: (ExtractProgress) -> Void = { _ in }) throws -> ExtractResult {
         let started = clock.now()
         let sink = try makeSink()
-        let settings = self.settings, jobID = self.jobID, pacing = spec.pacing
-        let sourceLink = try SourceLink(open: { try SourceSession.open(settings, jobID: jobID, pacing: pacing) },
+        let settings = self.settings, jobID = self.jobID, pacing = spec.pacing, stopFlag = self.stopFlag
+        let sourceLink = try SourceLink(open: { try SourceSession.open(settings, jobID: jobID, pacing: pacing, interrupted: { stopFlag.isRaised }) },
                                         retry: retry, stopFlag: stopFlag, logger: logger)
         linkLock.withLock { link = sourceLink }
         defer { linkLock.withLock { link = nil } }
@@ -125,7 +125,7 @@ public final class Extractor: @unchecked Sendable {
             "batch.rows": "\(spec.batchRows)", "resume": "\(resumeFrom?.summary ?? "none")"])
 
         let pipeline = FetchPipeline(plan: plan, link: sourceLink, start: start, batchRows: spec.batchRows,
-                                     pacing: spec.pacing, maxSnapshotSeconds: Double(settings.maxSnapshotSeconds),
+                                     pacing: spec.pacing, maxSnapshotSeconds: settings.maxSnapshotSeconds,
                                      rereadFrom: carriedRereadFrom, retry: retry, clock: clock, stopFlag: stopFlag, logger: logger)
         if stopFlag.isRaised { sourceLink.cancel() }
 

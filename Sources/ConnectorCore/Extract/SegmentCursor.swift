@@ -10,10 +10,54 @@ enum SegmentCursor {
         let query = KeysetQuery.make(plan: plan, position: position, limit: nil)
         try connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         do {
+            // Lock before the snapshot is taken: a snapshot older than a table rewrite (ALTER
+            // TYPE, VACUUM FULL, CLUSTER) sees the rewritten table as empty. LOCK takes no snapshot.
+            if ["r", "p", "v"].contains(plan.table.relkind) {
+                try connection.execute("LOCK TABLE \(SQLIdentifier.quote(schema: plan.table.schema, table: plan.table.name)) IN ACCESS SHARE MODE")
+            }
             try connection.query("DECLARE \(name) NO SCROLL CURSOR FOR \(query.sql)", query.parameters, types: query.parameterTypes)
+            try verifyNotRewritten(connection, plan: plan)
+            // The cursor holds the table's lock, so its columns cannot change until the segment ends.
+            try verifyColumns(connection, plan: plan)
         } catch {
             close(connection)
             throw error
+        }
+    }
+
+    /// A relation that cannot be locked first (a materialized view) may have been rewritten
+    /// after the snapshot was taken (REFRESH): then the segment is retried with a new snapshot.
+    static func verifyNotRewritten(_ connection: PostgresConnection, plan: ExtractPlan) throws {
+        guard let oid = plan.table.oid else { return }
+        let same = try connection.query(
+            """
+            SELECT pg_catalog.pg_relation_filenode(c.oid) IS NULL OR c.relfilenode = pg_catalog.pg_relation_filenode(c.oid)
+            FROM pg_catalog.pg_class c WHERE c.oid = $1
+            """, [String(oid)], types: [26]).string(0, 0)
+        guard same == "f" else { return }
+        throw PostgresError(kind: .server, sqlState: "40001",
+                            message: "\(plan.table.qualifiedName) was rewritten after the segment's snapshot was taken; retrying with a new snapshot")
+    }
+
+    /// Fails when a projected column was dropped or retyped since the job planned its read: rows
+    /// of two shapes must not mix in one KB column.
+    static func verifyColumns(_ connection: PostgresConnection, plan: ExtractPlan) throws {
+        guard let oid = plan.table.oid else { return }
+        let result = try connection.query(
+            """
+            SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a
+            WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
+            """, [String(oid)], types: [26])
+        var current: [String: String] = [:]
+        for row in 0..<result.rowCount { current[result.string(row, 0) ?? ""] = result.string(row, 1) ?? "" }
+        for column in plan.projection + plan.hiddenKeys {
+            guard let type = current[column.name] else {
+                throw KBError(field: "source.columns", problem: "column \"\(column.name)\" was dropped from \(plan.table.qualifiedName) while the job ran")
+            }
+            if type != column.declaredType {
+                throw KBError(field: "source.columns",
+                              problem: "column \"\(column.name)\" of \(plan.table.qualifiedName) changed type from \(column.declaredType) to \(type) while the job ran; run with mode replace to rebuild the KB table")
+            }
         }
     }
 

@@ -10,12 +10,14 @@ public enum SourceSession {
 
     /// Connects and fixes the session so values print exactly and nothing can be written:
     /// ISO dates in UTC, ISO-8601 intervals, shortest exact floats, hex bytea, read-only transactions.
-    public static func open(_ settings: ConnectionSettings, jobID: String, pacing: Pacing = Pacing()) throws -> PostgresConnection {
-        let connection = try PostgresConnection(conninfo: settings.dsn, overrides: [
+    public static func open(_ settings: ConnectionSettings, jobID: String, pacing: Pacing = Pacing(),
+                            interrupted: (() -> Bool)? = nil) throws -> PostgresConnection {
+        let overrides = [
             "application_name": applicationName(jobID: jobID),
-            "connect_timeout": String(settings.connectTimeoutSeconds),
             "keepalives": "1", "keepalives_idle": "30", "keepalives_interval": "10", "keepalives_count": "3",
-        ])
+        ]
+        let connection = try PostgresConnection(conninfo: settings.dsn, overrides: overrides,
+                                                connectTimeout: Double(settings.connectTimeoutSeconds), interrupted: interrupted)
         connection.idleDeadline = settings.clientIdleDeadlineSeconds
         var statements = [
             "SET default_transaction_read_only = on",
