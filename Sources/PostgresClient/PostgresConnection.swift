@@ -30,7 +30,7 @@ public final class PostgresConnection {
                 interrupted: (() -> Bool)? = nil) throws {
         guard ConninfoSecrets.isParsable(conninfo) else {
             // libpq's parse errors quote the DSN, password included: never show them.
-            throw PostgresError(kind: .connect, sqlState: nil,
+            throw PostgresError(kind: .connectRefused, sqlState: nil,
                                 message: "could not connect: the DSN is malformed (check its quoting and percent-encoding; libpq's message is withheld because it quotes the DSN)")
         }
         var keys = ["dbname"] + overrides.keys.sorted()
@@ -45,18 +45,20 @@ public final class PostgresConnection {
             throw PostgresError(kind: .connect, sqlState: nil, message: "out of memory while connecting")
         }
         let secrets = [conninfo] + ConninfoSecrets.find(in: conninfo)
-        func fail(_ message: String) -> PostgresError {
+        func fail(_ message: String, kind: PostgresError.Kind = .connect) -> PostgresError {
             PQfinish(connection)
-            return PostgresError(kind: .connect, sqlState: nil, message: "could not connect: \(message)")
+            return PostgresError(kind: kind, sqlState: nil, message: "could not connect: \(message)")
         }
         guard PQstatus(connection) != CONNECTION_BAD else {
-            throw fail(Self.scrub(String(cString: PQerrorMessage(connection)), removing: secrets))
+            // Failed before any network traffic: an invalid option in the settings.
+            throw fail(Self.scrub(String(cString: PQerrorMessage(connection)), removing: secrets), kind: .connectRefused)
         }
         let startedAt = Self.monotonicNow()
         var status = PGRES_POLLING_WRITING
         while status != PGRES_POLLING_OK {
             if status == PGRES_POLLING_FAILED {
-                throw fail(Self.scrub(String(cString: PQerrorMessage(connection)), removing: secrets))
+                let message = String(cString: PQerrorMessage(connection))
+                throw fail(Self.scrub(message, removing: secrets), kind: Self.isLoginRefusal(message) ? .connectRefused : .connect)
             }
             if let connectTimeout, Self.monotonicNow() - startedAt > connectTimeout {
                 throw fail("the server did not complete the connection within \(Int(connectTimeout)) s")
@@ -70,6 +72,14 @@ public final class PostgresConnection {
     }
 
     deinit { PQfinish(handle) }
+
+    /// The server answered and said no: bad credentials, an unknown role or database, pg_hba.
+    /// (libpq gives connection failures no SQLSTATE, so its stable message texts are matched.)
+    static func isLoginRefusal(_ message: String) -> Bool {
+        ["authentication failed", "does not exist", "no pg_hba.conf entry", "permission denied",
+         "password is required", "not permitted to log in", "SSL is not enabled", "server does not support SSL"]
+            .contains { message.contains($0) }
+    }
 
     public var serverVersion: Int { Int(PQserverVersion(handle)) }
     public var isBroken: Bool { abandoned || PQstatus(handle) != CONNECTION_OK }

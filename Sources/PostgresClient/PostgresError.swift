@@ -1,8 +1,11 @@
 /// An error from libpq or the server. `description` is safe to log: it never holds conninfo.
 public struct PostgresError: Error, CustomStringConvertible, Sendable {
     public enum Kind: Sendable, Equatable {
-        /// The connection could not be opened.
+        /// The connection could not be opened (network, server starting or full): worth retrying.
         case connect
+        /// The connection settings are wrong (a malformed DSN, an invalid option) or the server
+        /// refused the login (authentication, unknown role or database, pg_hba): retrying cannot help.
+        case connectRefused
         /// The connection broke while a command ran.
         case connectionLost
         /// The server rejected a command.
