@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# Benchmark: the connector's extract vs `psql COPY ... TO STDOUT | sqlite3 .import`, same table, same run.
-# Usage: bench/extract.sh [ROWS]   (default 1,000,000). Uses $BENCH_PG_DSN or a throwaway cluster.
-# Prints both times, the ratio connector/pipe (lower is better) and the connector's peak RSS.
+# Benchmark, side by side in one run on the same table (bench/seed.sh), medians of ROUNDS:
+#   floor      COPY (SELECT ... ORDER BY updated_at, id) TO STDOUT (FORMAT binary) > /dev/null
+#   pipe       psql COPY (the same ordered SELECT) CSV | sqlite3 .import          (the reference, 1.00x)
+#   indexed    timbal-connector extract, index on (updated_at, id)
+#   unindexed  timbal-connector extract, no index on the cursor
+# plus the connector's peak RSS and, for each connector run, the heap blocks it read against the
+# table's size (from its summary line).
+# Usage: bench/extract.sh [ROWS] [ROUNDS]   (default 1,000,000 and 3). Uses $BENCH_PG_DSN or a throwaway cluster.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=${1:-1000000}
+rounds=${2:-3}
 work=$(mktemp -d /tmp/timbal-bench.XXXXXX)
 chmod 755 "$work"
 
@@ -29,49 +35,58 @@ cat > "$work/job.json" <<JSON
 {"kb_id": 1, "dest_table": "bench_events", "placement": "local", "mode": "create",
  "source": {"kind": "postgres", "connection_ref": "bench", "table": "bench_events", "cursor_column": "updated_at"}}
 JSON
+ordered="SELECT * FROM bench_events ORDER BY updated_at, id"
 
-# Warm the source's cache so neither side pays for the first read.
+# Warm the source's cache so no contender pays for the first read.
 psql -q -X "$BENCH_PG_DSN" -c "SELECT count(*) FROM bench_events" >/dev/null
 
 now() { date +%s.%N; }
+elapsed() { echo "$(now) - $1" | bc; }
+
+floor_run() {
+    local start; start=$(now)
+    psql -X -q "$BENCH_PG_DSN" -c "COPY ($ordered) TO STDOUT (FORMAT binary)" >/dev/null
+    elapsed "$start"
+}
 
 pipe_run() {
     rm -f "$work/pipe.sqlite"
     sqlite3 "$work/pipe.sqlite" "CREATE TABLE bench_events (id INTEGER, updated_at TEXT, amount TEXT, title TEXT, flag INTEGER, score REAL, payload TEXT, day TEXT, ref TEXT)"
-    local start end
-    start=$(now)
-    psql -X -q "$BENCH_PG_DSN" -c "\\copy bench_events TO STDOUT WITH (FORMAT csv)" \
+    local start; start=$(now)
+    psql -X -q "$BENCH_PG_DSN" -c "\\copy ($ordered) TO STDOUT WITH (FORMAT csv)" \
         | sqlite3 "$work/pipe.sqlite" ".import --csv /dev/stdin bench_events"
-    end=$(now)
-    echo "$end - $start" | bc
+    elapsed "$start"
 }
 
-connector_run() {
+connector_run() {  # $1 = label for the summary file
     rm -rf "$work/state"
-    local start end
-    start=$(now)
+    local start; start=$(now)
     /usr/bin/time -f "%M" -o "$work/rss" "$bin" extract --job "$work/job.json" --connections "$work/connections.json" \
-        --state-dir "$work/state" --job-id bench --log-level warning >"$work/summary"
-    end=$(now)
-    echo "$end - $start" | bc
+        --state-dir "$work/state" --job-id bench --log-level warning >"$work/summary-$1"
+    elapsed "$start"
+    local landed; landed=$(sqlite3 "$work/state/kb/1.sqlite" "SELECT count(*) FROM bench_events")
+    [[ "$landed" == "$rows" ]] || { echo "connector landed $landed rows, expected $rows" >&2; exit 1; }
 }
 
-# Alternate the two, three rounds each, and keep each side's best: the machine is noisy.
-best_pipe=999999; best_conn=999999; peak=0
-for round in 1 2 3; do
-    p=$(pipe_run); c=$(connector_run); r=$(cat "$work/rss")
-    echo "round $round: pipe ${p}s connector ${c}s (rss ${r} KiB)" >&2
-    best_pipe=$(echo "if ($p < $best_pipe) $p else $best_pipe" | bc)
-    best_conn=$(echo "if ($c < $best_conn) $c else $best_conn" | bc)
-    (( r > peak )) && peak=$r
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+
+floors=(); pipes=(); indexed=(); unindexed=(); peak=0
+for round in $(seq 1 "$rounds"); do
+    psql -q -X "$BENCH_PG_DSN" -c "CREATE INDEX IF NOT EXISTS bench_cursor ON bench_events (updated_at, id)" >/dev/null
+    f=$(floor_run); p=$(pipe_run); i=$(connector_run indexed); r=$(cat "$work/rss"); (( r > peak )) && peak=$r
+    psql -q -X "$BENCH_PG_DSN" -c "DROP INDEX IF EXISTS bench_cursor; DROP INDEX IF EXISTS bench_events_updated_at_id_idx" >/dev/null
+    u=$(connector_run unindexed); r=$(cat "$work/rss"); (( r > peak )) && peak=$r
+    echo "round $round: floor ${f}s pipe ${p}s indexed ${i}s unindexed ${u}s" >&2
+    floors+=("$f"); pipes+=("$p"); indexed+=("$i"); unindexed+=("$u")
 done
 
-landed=$(sqlite3 "$work/state/kb/1.sqlite" "SELECT count(*) FROM bench_events")
-[[ "$landed" == "$rows" ]] || { echo "connector landed $landed rows, expected $rows" >&2; exit 1; }
-
-ratio=$(echo "scale=3; $best_conn / $best_pipe" | bc)
-printf 'rows:                 %s\n' "$rows"
-printf 'psql COPY | sqlite3:  %.2f s\n' "$best_pipe"
-printf 'timbal-connector:     %.2f s\n' "$best_conn"
-printf 'ratio (connector/pipe): %s\n' "$ratio"
-printf 'connector peak RSS:   %.1f MiB\n' "$(echo "scale=1; $peak / 1024" | bc)"
+mp=$(median "${pipes[@]}")
+line() { printf '%-44s %6.2f s  %5.2fx\n' "$1" "$2" "$(echo "scale=3; $2 / $mp" | bc)"; }
+printf 'rows: %s, medians of %s rounds, ratios to the ordered pipe\n' "$rows" "$rounds"
+line "read floor (ordered COPY binary > /dev/null)" "$(median "${floors[@]}")"
+line "ordered psql COPY CSV | sqlite3 .import" "$mp"
+line "connector, index on (updated_at, id)" "$(median "${indexed[@]}")"
+line "connector, no index on the cursor" "$(median "${unindexed[@]}")"
+printf 'connector peak RSS: %.1f MiB\n' "$(echo "scale=1; $peak / 1024" | bc)"
+echo "indexed run:   $(cat "$work/summary-indexed")"
+echo "unindexed run: $(cat "$work/summary-unindexed")"

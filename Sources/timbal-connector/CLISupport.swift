@@ -45,6 +45,12 @@ enum Summary {
             "duration=\(twoDecimals(result.durationSeconds))s",
             "rows_per_sec=\(Int(result.rowsPerSecond))",
         ]
+        parts.append("rows_merged=\(result.rowsMerged)")
+        parts.append("segments=\(result.segments)")
+        if let blocks = result.heapBlocks, let table = result.tableBlocks {
+            parts.append("heap_blocks=\(blocks)")
+            parts.append("table_blocks=\(table)")
+        }
         if result.nullCursorRows > 0 { parts.append("null_cursor_rows=\(result.nullCursorRows)") }
         if result.nullCursorRowsSkipped > 0 { parts.append("null_cursor_rows_skipped=\(result.nullCursorRowsSkipped)") }
         if let resumed = result.resumedFrom { parts.append("resumed_from=\"\(resumed.summary)\"") }
