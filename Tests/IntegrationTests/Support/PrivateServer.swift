@@ -23,8 +23,19 @@ final class PrivateServer {
         try FileManager.default.createDirectory(atPath: base, withIntermediateDirectories: true,
                                                 attributes: [.posixPermissions: 0o755])
         directory = base + "/cluster"
-        // The script picks a free port and prints the DSN; a restart reuses that port.
-        dsn = try Self.script(["start", directory]).trimmingCharacters(in: .whitespacesAndNewlines)
+        // Tests that start clusters run concurrently: each tries random ports until one starts
+        // (two asking the script for "the first free port" at once would collide). A restart reuses it.
+        var started: String?
+        var lastError: Error?
+        for _ in 0..<6 where started == nil {
+            do {
+                started = try Self.script(["start", directory, String(Int.random(in: 20_000...50_000))])
+            } catch {
+                lastError = error
+            }
+        }
+        guard let started else { throw lastError! }
+        dsn = started.trimmingCharacters(in: .whitespacesAndNewlines)
         guard let portText = dsn.split(separator: ":").last?.split(separator: "/").first, let parsed = Int(portText) else {
             throw NSError(domain: "PrivateServer", code: 1, userInfo: [NSLocalizedDescriptionKey: "unexpected DSN \(dsn)"])
         }
