@@ -31,11 +31,18 @@ let package = Package(
         ),
         .target(name: "PostgresClient", dependencies: ["CLibPQ"]),
         .target(name: "SQLiteStore", dependencies: ["CSQLite"]),
+        // Leaf helpers: threads and clocks, SQL identifiers, hashing. No dependencies.
+        .target(name: "TimbalSupport"),
+        // The KB's rules (modes, merge by key, schema evolution, bookkeeping), one copy for the
+        // local KB and the development plane's hosted KBs. No libpq.
+        .target(name: "KBRules", dependencies: ["SQLiteStore", "TimbalSupport"]),
         .target(
             name: "ConnectorCore",
             dependencies: [
                 "PostgresClient",
                 "SQLiteStore",
+                "KBRules",
+                "TimbalSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
@@ -62,6 +69,7 @@ let package = Package(
             name: "DevPlane",
             dependencies: [
                 "ConnectorCore",
+                "KBRules",
                 "ChannelProtocol",
                 "SQLiteStore",
                 .product(name: "Logging", package: "swift-log"),

@@ -64,6 +64,10 @@ extension ChannelMessage {
             m.append(("columns", .array(b.columns.map { .object([("name", .string($0.name)), ("data_type", .string($0.dataType)), ("kb_type", .string($0.kbType))]) })))
             m.append(("checkpoint", b.checkpoint ?? .null))
             if b.final { m.append(("final", .bool(true))) }
+            if b.runStart { m.append(("run_start", .bool(true))) }
+            if let source = b.sourceColumns {
+                m.append(("source_columns", .array(source.map { .object([("name", .string($0.name)), ("data_type", .string($0.dataType))]) })))
+            }
             // Rows come last, so a reader can stream them from the message without scanning them twice.
             m.append(("rows", .array(b.rows.map(JSONValue.array))))
         case .resumeRequest(let jobID):
@@ -131,10 +135,18 @@ extension ChannelMessage {
                 guard case .array(let cells) = $0, cells.count == columns.count else { throw r.fail("rows", "a row does not match the columns") }
                 return cells
             }
-            return .batch(HostedBatch(
+            var batch = HostedBatch(
                 jobID: try r.string("job_id"), seq: try r.int("seq"), kbID: try r.int("kb_id"), destTable: try r.string("dest_table"),
                 mode: try r.string("mode"), keyColumns: try r.strings("key_columns"), columns: columns, rows: rows,
-                checkpoint: r.optional("checkpoint"), final: v["final"] == .bool(true)))
+                checkpoint: r.optional("checkpoint"), final: v["final"] == .bool(true))
+            batch.runStart = v["run_start"] == .bool(true)
+            if case .array(let source)? = v["source_columns"] {
+                batch.sourceColumns = try source.map { column in
+                    let c = Reader(column)
+                    return HostedBatch.Column(name: try c.string("name"), dataType: try c.string("data_type"), kbType: "")
+                }
+            }
+            return .batch(batch)
         case "resume_request": return .resumeRequest(jobID: try r.string("job_id"))
         case "enroll": return .enroll(Enroll(name: try r.string("name"), hostname: try r.string("hostname")))
         case "welcome": return .welcome(connectorID: try r.string("connector_id"), heartbeatSeconds: Int(try r.int("heartbeat_s")))

@@ -118,6 +118,11 @@ public struct HostedBatch: Equatable, Sendable {
     public var checkpoint: JSONValue?
     /// Set on the batch that ends a `replace` job's staging: the plane swaps the table in.
     public var final: Bool
+    /// Set on the first batch of each run of the job (a resume too): the plane checks the KB
+    /// table against the source again (new, dropped, retyped columns) before landing it.
+    public var runStart: Bool = false
+    /// Every column the source table has now (name and type), sent with `run_start`.
+    public var sourceColumns: [Column]? = nil
 
     public init(jobID: String, seq: Int64, kbID: Int64, destTable: String, mode: String, keyColumns: [String],
                 columns: [Column], rows: [[JSONValue]], checkpoint: JSONValue?, final: Bool = false) {

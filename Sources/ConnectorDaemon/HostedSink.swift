@@ -20,6 +20,9 @@ public final class HostedSink: BatchSink, @unchecked Sendable {
     private var committed: Checkpoint?
     private var columns: [HostedBatch.Column] = []
     private var mergeKey: [String] = []
+    private var sourceColumns: [HostedBatch.Column] = []
+    /// The first batch of a run tells the plane to check the KB table against the source again.
+    private var runStarted = false
     private var encoder: JSONRowEncoder?
     private var buffer: [UInt8] = []
     private let onCommit: @Sendable (Checkpoint?, Int64) -> Void
@@ -47,6 +50,7 @@ public final class HostedSink: BatchSink, @unchecked Sendable {
         columns = plan.projection.map { HostedBatch.Column(name: $0.name, dataType: $0.declaredType, kbType: $0.kind.sqliteType) }
         encoder = JSONRowEncoder(kinds: plan.projection.map(\.kind))
         mergeKey = plan.mergeKey
+        sourceColumns = plan.table.columns.map { HostedBatch.Column(name: $0.name, dataType: $0.declaredType, kbType: $0.kind.sqliteType) }
         return plan.mergeKey
     }
 
@@ -61,9 +65,14 @@ public final class HostedSink: BatchSink, @unchecked Sendable {
 
     private func send(rowsJSON: [UInt8], rowCount: Int, checkpoint: Checkpoint?, final: Bool) throws {
         let frame: [UInt8] = lock.withLock {
-            let header = HostedBatch(
+            var header = HostedBatch(
                 jobID: jobID, seq: nextSeq, kbID: spec.kbID, destTable: spec.destTable, mode: spec.mode.rawValue,
                 keyColumns: mergeKey, columns: columns, rows: [], checkpoint: checkpoint?.json, final: final)
+            if !runStarted {
+                runStarted = true
+                header.runStart = true
+                header.sourceColumns = sourceColumns
+            }
             let text = ChannelMessage.encodedBatch(header, rowsJSON: rowsJSON)
             unacked.append((nextSeq, text, checkpoint, Int64(rowCount)))
             nextSeq += 1

@@ -1,14 +1,18 @@
 import ChannelProtocol
 import ConnectorCore
 import Foundation
+import KBRules
 import SQLiteStore
 
-/// The plane's hosted KBs: one SQLite file per kb_id in `<data-dir>/kb/`. Each batch lands in one
-/// transaction together with its `(job_id, seq)` in `_timbal_batches`, so a resent batch lands once.
+/// The plane's hosted KBs: one SQLite file per kb_id in `<data-dir>/kb/`, kept by the same KB rules
+/// as a local KB (`KBRules`: modes, merge by key, schema checks, `_timbal_jobs`). Each batch lands in
+/// one transaction together with its `(job_id, seq)` in `_timbal_batches`, so a resent batch lands once.
 public final class HostedKBs: @unchecked Sendable {
     private let directory: String
     private let lock = Condition()
-    private var open: [Int64: SQLiteDatabase] = [:]
+    private var open: [Int64: KBFile] = [:]
+    /// The table each running job writes into, decided at its first batch of a run.
+    private var targets: [String: KBTarget] = [:]
 
     public init(dataDir: String) throws {
         directory = dataDir + "/kb"
@@ -17,18 +21,20 @@ public final class HostedKBs: @unchecked Sendable {
 
     public func path(kbID: Int64) -> String { "\(directory)/\(kbID).sqlite" }
 
-    private func database(_ kbID: Int64) throws -> SQLiteDatabase {
+    private func kb(_ kbID: Int64) throws -> KBFile {
         if let existing = open[kbID] { return existing }
-        let database = try SQLiteDatabase.openWAL(path: path(kbID: kbID))
-        try database.execute(
+        let kb = try KBFile(path: path(kbID: kbID), kbID: kbID, label: "hosted KB \(kbID)")
+        try kb.database.execute(
             """
             CREATE TABLE IF NOT EXISTS _timbal_batches (
                 job_id TEXT NOT NULL, seq INTEGER NOT NULL, rows INTEGER NOT NULL, checkpoint TEXT, landed_at TEXT NOT NULL,
                 PRIMARY KEY (job_id, seq))
             """)
-        open[kbID] = database
-        return database
+        open[kbID] = kb
+        return kb
     }
+
+    private func database(_ kbID: Int64) throws -> SQLiteDatabase { try kb(kbID).database }
 
     /// Where a hosted job stands: its last landed batch.
     public func position(jobID: String, kbID: Int64) throws -> HostedResume? {
@@ -46,81 +52,56 @@ public final class HostedKBs: @unchecked Sendable {
     }
 
     /// Lands a batch exactly once; returns false if it had landed before (a resend).
-    @discardableResult
     /// `rows` is the message's raw `rows` JSON (`bytes[range]`), streamed into SQLite by `RowsLander`.
+    @discardableResult
     public func land(_ batch: HostedBatch, bytes: [UInt8], rows range: Range<Int>) throws -> Bool {
         try lock.withLock {
-            let db = try database(batch.kbID)
-            return try db.transaction {
-                if try !db.rows("SELECT 1 FROM _timbal_batches WHERE job_id = ? AND seq = ?", [.text(batch.jobID), .integer(batch.seq)]).isEmpty {
-                    return false
-                }
-                let firstOfJob = try db.rows("SELECT 1 FROM _timbal_batches WHERE job_id = ? LIMIT 1", [.text(batch.jobID)]).isEmpty
-                let table = try prepareTable(db, batch, firstOfJob: firstOfJob)
-                let count = try insert(db, batch, bytes: bytes, rows: range, into: table)
-                if batch.final, table != batch.destTable {
-                    try db.execute("DROP TABLE IF EXISTS \(SQLIdentifier.quote(batch.destTable))")
-                    try db.execute("ALTER TABLE \(SQLIdentifier.quote(table)) RENAME TO \(SQLIdentifier.quote(batch.destTable))")
-                }
-                let record = try db.prepare("INSERT INTO _timbal_batches (job_id, seq, rows, checkpoint, landed_at) VALUES (?, ?, ?, ?, ?)")
-                try record.bind(.text(batch.jobID), at: 1)
-                try record.bind(.integer(batch.seq), at: 2)
-                try record.bind(.integer(Int64(count)), at: 3)
-                try record.bind(batch.checkpoint.map { .text($0.serialized()) } ?? .null, at: 4)
-                try record.bind(.text(PlaneStore.timestamp()), at: 5)
-                try record.run()
+            let kb = try kb(batch.kbID)
+            let db = kb.database
+            if try !db.rows("SELECT 1 FROM _timbal_batches WHERE job_id = ? AND seq = ?", [.text(batch.jobID), .integer(batch.seq)]).isEmpty {
+                return false
+            }
+            let target = try target(for: batch, in: kb)
+            if batch.final {
+                // The job's data is complete: swap a replace's staging table in. Idempotent, so a
+                // final batch resent after a crash between the two steps finds the swap done.
+                try target.finish(kb: kb, jobID: batch.jobID, state: "completed")
+                targets.removeValue(forKey: batch.jobID)
+                try db.transaction { try record(batch, rows: 0, in: db) }
                 return true
             }
-        }
-    }
-
-    private func tableExists(_ db: SQLiteDatabase, _ name: String) throws -> Bool {
-        try !db.rows("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?", [.text(name)]).isEmpty
-    }
-
-    private func prepareTable(_ db: SQLiteDatabase, _ batch: HostedBatch, firstOfJob: Bool) throws -> String {
-        var table = batch.destTable
-        if batch.mode == "replace" {
-            table = KBTarget.stagingName(jobID: batch.jobID, destTable: batch.destTable)
-            if firstOfJob { try db.execute("DROP TABLE IF EXISTS \(SQLIdentifier.quote(table))") }
-            if !firstOfJob, try !tableExists(db, table) { return batch.destTable }  // swapped already
-        } else if batch.mode == "create", firstOfJob, try tableExists(db, table) {
-            throw KBError(field: "dest_table", problem: "table \"\(table)\" already exists in hosted KB \(batch.kbID) (mode create)")
-        }
-        if try !tableExists(db, table) {
-            var definitions = batch.columns.map { "\(SQLIdentifier.quote($0.name)) \($0.kbType)" }
-            if !batch.keyColumns.isEmpty {
-                definitions.append("PRIMARY KEY (" + batch.keyColumns.map { SQLIdentifier.quote($0) }.joined(separator: ", ") + ")")
+            let writer = try KBRowWriter(kb: kb, target: target, columns: batch.columns.map(\.name), jobID: batch.jobID)
+            try writer.land(checkpoint: batch.checkpoint?.serialized()) { writer in
+                let count = try RowsLander(bytes: bytes, range: range, kbTypes: batch.columns.map(\.kbType)).land(into: writer)
+                try record(batch, rows: count, in: db)
+                return count
             }
-            try db.execute("CREATE TABLE \(SQLIdentifier.quote(table)) (\(definitions.joined(separator: ", ")))")
+            return true
         }
-        return table
     }
 
-    private func hasKey(_ db: SQLiteDatabase, _ table: String, _ keys: [String]) throws -> Bool {
-        let primaryKey = try db.rows("SELECT name FROM pragma_table_info(?) WHERE pk > 0", [.text(table)]).compactMap { $0[0].text }
-        if Set(primaryKey) == Set(keys) { return true }
-        for index in try db.rows("SELECT name FROM pragma_index_list(?) WHERE \"unique\" = 1", [.text(table)]) {
-            guard let name = index[0].text else { continue }
-            let columns = try db.rows("SELECT name FROM pragma_index_info(?)", [.text(name)]).compactMap { $0[0].text }
-            if Set(columns) == Set(keys) { return true }
-        }
-        return false
+    private func record(_ batch: HostedBatch, rows: Int, in db: SQLiteDatabase) throws {
+        let record = try db.prepare("INSERT INTO _timbal_batches (job_id, seq, rows, checkpoint, landed_at) VALUES (?, ?, ?, ?, ?)")
+        try record.bind(.text(batch.jobID), at: 1)
+        try record.bind(.integer(batch.seq), at: 2)
+        try record.bind(.integer(Int64(rows)), at: 3)
+        try record.bind(batch.checkpoint.map { .text($0.serialized()) } ?? .null, at: 4)
+        try record.bind(.text(PlaneStore.timestamp()), at: 5)
+        try record.run()
     }
 
-    private func insert(_ db: SQLiteDatabase, _ batch: HostedBatch, bytes: [UInt8], rows range: Range<Int>, into table: String) throws -> Int {
-        let names = batch.columns.map { SQLIdentifier.quote($0.name) }
-        var sql = "INSERT INTO \(SQLIdentifier.quote(table)) (\(names.joined(separator: ", "))) VALUES ("
-            + Array(repeating: "?", count: names.count).joined(separator: ", ") + ")"
-        if !batch.keyColumns.isEmpty, try hasKey(db, table, batch.keyColumns) {
-            // Every mode merges a re-read row by the job's key, as local KBs do.
-            let updates = batch.columns.filter { !batch.keyColumns.contains($0.name) }
-                .map { "\(SQLIdentifier.quote($0.name)) = excluded.\(SQLIdentifier.quote($0.name))" }
-            sql += " ON CONFLICT (" + batch.keyColumns.map { SQLIdentifier.quote($0) }.joined(separator: ", ") + ") DO "
-                + (updates.isEmpty ? "NOTHING" : "UPDATE SET " + updates.joined(separator: ", "))
-        }
-        let statement = try db.prepare(sql)
-        return try RowsLander(bytes: bytes, range: range, kbTypes: batch.columns.map(\.kbType)).land(into: statement)
+    /// The job's target table: prepared by the shared rules at the first batch of each run (the
+    /// connector marks it), or after this plane restarted.
+    private func target(for batch: HostedBatch, in kb: KBFile) throws -> KBTarget {
+        if !batch.runStart, let known = targets[batch.jobID] { return known }
+        let plan = KBWritePlan(
+            columns: batch.columns.map { KBColumn(name: $0.name, sourceType: $0.dataType, kbType: $0.kbType) },
+            mergeKey: batch.keyColumns,
+            sourceCatalog: batch.sourceColumns.map { Dictionary($0.map { ($0.name, $0.dataType) }, uniquingKeysWith: { first, _ in first }) },
+            sourceName: "the source table")
+        let target = try KBTarget.prepare(kb: kb, jobID: batch.jobID, dest: batch.destTable, mode: batch.mode, plan: plan)
+        targets[batch.jobID] = target
+        return target
     }
 
     /// Runs a read-only query on a hosted KB: cells as plain JSON, at most `limit` rows.

@@ -1,4 +1,5 @@
 import ConnectorCore
+import KBRules
 import SQLiteStore
 
 /// Binds the cells of a batch's raw `rows` JSON (`[[cell, ...], ...]`) straight into an INSERT,
@@ -13,8 +14,9 @@ struct RowsLander {
         var description: String { "rows: malformed JSON at byte \(offset)" }
     }
 
-    /// Inserts every row through `statement`; returns the number of rows.
-    func land(into statement: SQLiteStatement) throws -> Int {
+    /// Writes every row through `writer` (which may bind a row twice, to merge it by key);
+    /// returns the number of rows.
+    func land(into writer: KBRowWriter) throws -> Int {
         var index = range.lowerBound
         var rows = 0
         func skipSpace() { while index < range.upperBound, [0x20, 0x0A, 0x0D, 0x09].contains(bytes[index]) { index += 1 } }
@@ -28,13 +30,16 @@ struct RowsLander {
         if index < range.upperBound, bytes[index] == UInt8(ascii: "]") { return 0 }
         while true {
             try expect(UInt8(ascii: "["))
-            for column in 0..<kbTypes.count {
-                if column > 0 { try expect(UInt8(ascii: ",")) }
-                skipSpace()
-                try bindCell(at: &index, column: column, into: statement)
+            let rowStart = index
+            try writer.row { statement in
+                index = rowStart
+                for column in 0..<kbTypes.count {
+                    if column > 0 { try expect(UInt8(ascii: ",")) }
+                    skipSpace()
+                    try bindCell(at: &index, column: column, into: statement)
+                }
             }
             try expect(UInt8(ascii: "]"))
-            try statement.run()
             rows += 1
             skipSpace()
             guard index < range.upperBound else { throw Malformed(offset: index) }

@@ -142,7 +142,8 @@ struct DaemonEndToEndTests {
         // A second `create` into the same hosted table fails the job with the KB's reason, landing nothing.
         let again = try jobID(harness.dispatch(DaemonHarness.jobBody(table: "events", schema: scratch.schema, dest: "ev", placement: "hosted")))
         let failed = try harness.waitForJob(again, state: "failed")
-        #expect(failed["message"] == .string(#"hosted KB: dest_table: table "ev" already exists in hosted KB 42 (mode create)"#))
+        // The same rule, and the same words, as a local KB (one copy of the KB rules).
+        #expect(failed["message"] == .string(#"hosted KB: dest_table: table "ev" already exists in hosted KB 42 (mode create); use mode append, replace or upsert, or another dest_table"#))
         #expect(try harness.hostedRow("SELECT count(*) FROM ev") == [.number("20")])
     }
 

@@ -120,3 +120,14 @@ public struct ExtractPlan: Sendable {
         }
     }
 }
+
+extension ExtractPlan {
+    /// What the KB rules need to know of this plan (the same for both placements).
+    public var kbWritePlan: KBWritePlan {
+        KBWritePlan(
+            columns: projection.map { KBColumn(name: $0.name, sourceType: $0.declaredType, kbType: $0.kind.sqliteType) },
+            mergeKey: mergeKey,
+            sourceCatalog: Dictionary(table.columns.map { ($0.name, $0.declaredType) }, uniquingKeysWith: { first, _ in first }),
+            sourceName: table.qualifiedName)
+    }
+}

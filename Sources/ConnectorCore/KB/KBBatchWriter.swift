@@ -1,47 +1,17 @@
 import PostgresClient
 import SQLiteStore
 
-/// Lands batches in the KB: the rows and the job's checkpoint in one SQLite transaction, so a
-/// crash at any instant leaves the table at a batch boundary with the matching checkpoint.
+/// Lands batches in a local KB through the shared `KBRowWriter` (rows merged by key, checkpoint in
+/// the same transaction), binding cells straight from libpq's result buffers.
 final class KBBatchWriter {
-    private let kb: LocalKB
-    private let insert: SQLiteStatement
-    /// Set when the table has a key: a row whose key is already there replaces it.
-    private let update: SQLiteStatement?
-    private let saveCheckpoint: SQLiteStatement
+    private let writer: KBRowWriter
     private let kinds: [ColumnKind]
-    private let jobID: String
     private var blob: [UInt8] = []
     private let timestamp = UnsafeMutablePointer<UInt8>.allocate(capacity: 32)
-    private let nanText: StaticString = "NaN"
 
-    /// Every mode merges on `mergeKey` when the table has one: the insert skips a row whose key is
-    /// there, and the update (same numbered parameters) then replaces it, so merges are counted.
-    init(kb: LocalKB, table: String, plan: ExtractPlan, mergeKey: [String], jobID: String) throws {
-        self.kb = kb
-        self.jobID = jobID
+    init(kb: LocalKB, target: KBTarget, plan: ExtractPlan, jobID: String) throws {
         kinds = plan.projection.map(\.kind)
-        let names = plan.projection.map { SQLIdentifier.quote($0.name) }
-        let quotedTable = SQLIdentifier.quote(table)
-        var sql = "INSERT INTO \(quotedTable) (\(names.joined(separator: ", "))) VALUES ("
-            + (1...names.count).map { "?\($0)" }.joined(separator: ", ") + ")"
-        if mergeKey.isEmpty {
-            update = nil
-        } else {
-            sql += " ON CONFLICT (\(mergeKey.map { SQLIdentifier.quote($0) }.joined(separator: ", "))) DO NOTHING"
-            let position = { (name: String) in plan.projection.firstIndex { $0.name == name }! + 1 }
-            let assignments = plan.projection.filter { !mergeKey.contains($0.name) }
-                .map { "\(SQLIdentifier.quote($0.name)) = ?\(position($0.name))" }
-            let match = mergeKey.map { "\(SQLIdentifier.quote($0)) = ?\(position($0))" }.joined(separator: " AND ")
-            update = assignments.isEmpty ? nil
-                : try kb.database.prepare("UPDATE \(quotedTable) SET \(assignments.joined(separator: ", ")) WHERE \(match)")
-        }
-        insert = try kb.database.prepare(sql)
-        saveCheckpoint = try kb.database.prepare(
-            """
-            UPDATE _timbal_jobs SET checkpoint = ?, rows_landed = rows_landed + ?, batches = batches + 1, updated_at = ?
-            WHERE job_id = ?
-            """)
+        writer = try KBRowWriter(kb: kb.file, target: target, columns: plan.projection.map(\.name), jobID: jobID)
     }
 
     deinit { timestamp.deallocate() }
@@ -51,26 +21,12 @@ final class KBBatchWriter {
     @discardableResult
     func land(_ result: PostgresResult, checkpoint: Checkpoint?) throws -> Int {
         let rows = result.rowCount
-        var merged = 0
-        try kb.database.transaction {
+        return try writer.land(checkpoint: checkpoint.map { $0.json.serialized() }) { writer in
             for row in 0..<rows {
-                try bindRow(result, row, into: insert)
-                try insert.run()
-                if kb.database.changes == 0 {
-                    merged += 1
-                    if let update {
-                        try bindRow(result, row, into: update)
-                        try update.run()
-                    }
-                }
+                try writer.row { statement in try self.bindRow(result, row, into: statement) }
             }
-            try saveCheckpoint.bind(checkpoint.map { .text($0.json.serialized()) } ?? .null, at: 1)
-            try saveCheckpoint.bind(.integer(Int64(rows)), at: 2)
-            try saveCheckpoint.bind(.text(utcTimestamp()), at: 3)
-            try saveCheckpoint.bind(.text(jobID), at: 4)
-            try saveCheckpoint.run()
+            return rows
         }
-        return merged
     }
 
     private func bindRow(_ result: PostgresResult, _ row: Int, into insert: SQLiteStatement) throws {

@@ -1,8 +1,8 @@
 import FoundationEssentials
 import SQLiteStore
 
-/// One local knowledge base: `<state-dir>/kb/<kb_id>.sqlite`, in WAL mode, holding the extracted
-/// tables and `_timbal_jobs`, the checkpoint of every job that wrote into it.
+/// One local knowledge base: `<state-dir>/kb/<kb_id>.sqlite`, a `KBFile` (WAL mode, the extracted
+/// tables, `_timbal_jobs` with every job's checkpoint, `_timbal_columns`).
 public final class LocalKB {
     public let database: SQLiteDatabase
     public let kbID: Int64
@@ -23,6 +23,9 @@ public final class LocalKB {
         return directory
     }
 
+    /// The shared KB file (bookkeeping and rules common to both placements).
+    public let file: KBFile
+
     public init(stateDir: String, kbID: Int64) throws {
         let directory = "\(stateDir)/kb"
         do {
@@ -31,31 +34,8 @@ public final class LocalKB {
             throw KBError(field: "state-dir", problem: "cannot create \(directory): \(error)")
         }
         self.kbID = kbID
-        database = try SQLiteDatabase.openWAL(path: Self.path(stateDir: stateDir, kbID: kbID))
-        try database.execute(
-            """
-            CREATE TABLE IF NOT EXISTS _timbal_jobs (
-                job_id TEXT PRIMARY KEY,
-                dest_table TEXT NOT NULL,
-                target_table TEXT NOT NULL,
-                mode TEXT NOT NULL,
-                state TEXT NOT NULL,
-                checkpoint TEXT,
-                rows_landed INTEGER NOT NULL DEFAULT 0,
-                batches INTEGER NOT NULL DEFAULT 0,
-                started_at TEXT NOT NULL,
-                updated_at TEXT NOT NULL,
-                finished_at TEXT
-            );
-            CREATE TABLE IF NOT EXISTS _timbal_columns (
-                table_name TEXT NOT NULL,
-                position INTEGER NOT NULL,
-                column_name TEXT NOT NULL,
-                source_type TEXT NOT NULL,
-                kb_type TEXT NOT NULL,
-                PRIMARY KEY (table_name, position)
-            );
-            """)
+        file = try KBFile(path: Self.path(stateDir: stateDir, kbID: kbID), kbID: kbID, label: "KB \(kbID)")
+        database = file.database
     }
 
     /// What `_timbal_jobs` remembers of one job.
@@ -71,15 +51,10 @@ public final class LocalKB {
     }
 
     public func jobRecord(_ jobID: String) throws -> JobRecord? {
-        let rows = try database.rows(
-            "SELECT dest_table, target_table, mode, state, checkpoint, rows_landed, batches FROM _timbal_jobs WHERE job_id = ?",
-            [.text(jobID)])
-        guard let row = rows.first else { return nil }
-        let checkpoint = try row[4].text.map { try Checkpoint.decode(json: $0, field: "checkpoint") }
-        func integer(_ value: SQLiteValue) -> Int64 { if case .integer(let v) = value { return v }; return 0 }
-        return JobRecord(jobID: jobID, destTable: row[0].text ?? "", targetTable: row[1].text ?? "",
-                         mode: row[2].text ?? "", state: row[3].text ?? "", checkpoint: checkpoint,
-                         rowsLanded: integer(row[5]), batches: integer(row[6]))
+        guard let record = try file.jobRecord(jobID) else { return nil }
+        let checkpoint = try record.checkpoint.map { try Checkpoint.decode(json: $0, field: "checkpoint") }
+        return JobRecord(jobID: jobID, destTable: record.destTable, targetTable: record.targetTable, mode: record.mode,
+                         state: record.state, checkpoint: checkpoint, rowsLanded: record.rowsLanded, batches: record.batches)
     }
 
     public func tableExists(_ name: String) throws -> Bool {

@@ -50,17 +50,14 @@ public final class LocalKBSink: BatchSink {
         case .failure(let held):
             throw KBError(field: "dest_table", problem: "\"\(spec.destTable)\" in KB \(spec.kbID) is being written by another job (\(held.line)); jobs writing one table run one at a time")
         }
-        let target = try kb.database.transaction { () throws -> KBTarget in
-            let target = try KBTarget.prepare(kb: kb, spec: spec, plan: plan, jobID: jobID, record: record)
-            try register(target: target, fresh: record == nil)
-            return target
-        }
+        let target = try KBTarget.prepare(kb: kb.file, jobID: jobID, dest: spec.destTable, mode: spec.mode.rawValue,
+                                          plan: plan.kbWritePlan)
         if !target.addedColumns.isEmpty {
             logger.notice("source gained columns; added to the KB table (NULL for earlier rows)", metadata: [
                 "job.id": "\(jobID)", "dest.table": "\(target.table)", "columns": "\(target.addedColumns.joined(separator: ","))"])
         }
         self.target = target
-        writer = try KBBatchWriter(kb: kb, table: target.table, plan: plan, mergeKey: target.mergeKey, jobID: jobID)
+        writer = try KBBatchWriter(kb: kb, target: target, plan: plan, jobID: jobID)
         return target.mergeKey
     }
 
@@ -70,41 +67,9 @@ public final class LocalKBSink: BatchSink {
 
     public func close(state: ExtractResult.State) throws {
         defer { tableLock?.release() }
-        guard let target else { return }
-        try kb.database.transaction {
-            if state == .completed { try target.finish(kb: kb) }
-            let table = state == .completed ? (target.swapInto ?? target.table) : target.table
-            let update = try kb.database.prepare(
-                "UPDATE _timbal_jobs SET state = ?, target_table = ?, updated_at = ?, finished_at = ? WHERE job_id = ?")
-            let now = utcTimestamp()
-            for (index, value) in [state.rawValue, table, now, now, jobID].enumerated() {
-                try update.bind(.text(value), at: index + 1)
-            }
-            try update.run()
-        }
+        try target?.finish(kb: kb.file, jobID: jobID, state: state.rawValue)
     }
 
     public func totalRowsLanded() throws -> Int64 { try kb.jobRecord(jobID)?.rowsLanded ?? 0 }
 
-    private func register(target: KBTarget, fresh: Bool) throws {
-        let now = utcTimestamp()
-        if fresh {
-            let insert = try kb.database.prepare(
-                """
-                INSERT INTO _timbal_jobs (job_id, dest_table, target_table, mode, state, started_at, updated_at)
-                VALUES (?, ?, ?, ?, 'running', ?, ?)
-                """)
-            for (index, value) in [jobID, spec.destTable, target.table, spec.mode.rawValue, now, now].enumerated() {
-                try insert.bind(.text(value), at: index + 1)
-            }
-            try insert.run()
-        } else {
-            let update = try kb.database.prepare(
-                "UPDATE _timbal_jobs SET state = 'running', target_table = ?, updated_at = ?, finished_at = NULL WHERE job_id = ?")
-            try update.bind(.text(target.table), at: 1)
-            try update.bind(.text(now), at: 2)
-            try update.bind(.text(jobID), at: 3)
-            try update.run()
-        }
-    }
 }

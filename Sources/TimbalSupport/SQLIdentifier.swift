@@ -11,7 +11,7 @@ public enum SQLIdentifier {
 }
 
 extension String {
-    func replacingAll(_ target: Character, with replacement: String) -> String {
+    public func replacingAll(_ target: Character, with replacement: String) -> String {
         var out = ""
         out.reserveCapacity(count)
         for character in self {

@@ -1,40 +1,43 @@
 import SQLiteStore
+import TimbalSupport
 
 /// Keeps a KB table in step with its source between runs: `_timbal_columns` records each column's
-/// source type when the table is built or widened; each later run compares it with the catalog.
+/// source type when the table is built or widened; each later run compares it with the source.
 /// A new source column is added (NULL for earlier rows); a dropped or retyped one fails the run
 /// naming the column, since rows of two shapes must not mix in one KB column.
 enum KBSchemaCheck {
     /// Returns the columns added to `table`.
-    static func reconcile(kb: LocalKB, table: String, plan: ExtractPlan) throws -> [String] {
+    static func reconcile(kb: KBFile, table: String, plan: KBWritePlan) throws -> [String] {
         let recorded = try kb.database.rows(
             "SELECT column_name, source_type FROM _timbal_columns WHERE table_name = ? ORDER BY position", [.text(table)])
-        let source = "\(plan.table.qualifiedName)"
+        let written = Dictionary(plan.columns.map { ($0.name, $0.sourceType) }, uniquingKeysWith: { first, _ in first })
         for row in recorded {
             guard let name = row[0].text, let type = row[1].text else { continue }
-            guard let now = plan.table.column(name) else {
+            // The whole source table when known; else at least the columns this run writes.
+            let now = plan.sourceCatalog.map { $0[name] } ?? written[name]
+            if plan.sourceCatalog != nil && now == nil {
                 throw KBError(field: "source.columns",
-                              problem: "column \"\(name)\" of KB table \"\(table)\" is gone from \(source) (dropped or renamed at the source); run with mode replace to rebuild the table without it")
+                              problem: "column \"\(name)\" of KB table \"\(table)\" is gone from \(plan.sourceName) (dropped or renamed at the source); run with mode replace to rebuild the table without it")
             }
-            if now.declaredType != type {
+            if let now, now != type {
                 throw KBError(field: "source.columns",
-                              problem: "column \"\(name)\" of \(source) changed type from \(type) to \(now.declaredType) since KB table \"\(table)\" was built; run with mode replace to rebuild it")
+                              problem: "column \"\(name)\" of \(plan.sourceName) changed type from \(type) to \(now) since KB table \"\(table)\" was built; run with mode replace to rebuild it")
             }
         }
         let existing = Set(try kb.columnNames(of: table))
-        let missing = plan.projection.filter { !existing.contains($0.name) }
+        let missing = plan.columns.filter { !existing.contains($0.name) }
         for column in missing {
             try kb.database.execute(
-                "ALTER TABLE \(SQLIdentifier.quote(table)) ADD COLUMN \(SQLIdentifier.quote(column.name)) \(column.kind.sqliteType)")
+                "ALTER TABLE \(SQLIdentifier.quote(table)) ADD COLUMN \(SQLIdentifier.quote(column.name)) \(column.kbType)")
         }
         if !missing.isEmpty || recorded.isEmpty {
-            try record(kb: kb, table: table, columns: recorded.isEmpty ? plan.projection : missing, replacing: recorded.isEmpty)
+            try record(kb: kb, table: table, columns: recorded.isEmpty ? plan.columns : missing, replacing: recorded.isEmpty)
         }
         return missing.map(\.name)
     }
 
     /// Records source and KB types of `columns` (after those recorded, unless `replacing`).
-    static func record(kb: LocalKB, table: String, columns: [SourceColumn], replacing: Bool) throws {
+    static func record(kb: KBFile, table: String, columns: [KBColumn], replacing: Bool) throws {
         if replacing {
             let delete = try kb.database.prepare("DELETE FROM _timbal_columns WHERE table_name = ?")
             try delete.bind(.text(table), at: 1)
@@ -52,8 +55,8 @@ enum KBSchemaCheck {
             try insert.bind(.text(table), at: 1)
             try insert.bind(.integer(position), at: 2)
             try insert.bind(.text(column.name), at: 3)
-            try insert.bind(.text(column.declaredType), at: 4)
-            try insert.bind(.text(column.kind.sqliteType), at: 5)
+            try insert.bind(.text(column.sourceType), at: 4)
+            try insert.bind(.text(column.kbType), at: 5)
             try insert.run()
         }
     }

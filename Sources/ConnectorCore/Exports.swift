@@ -1,0 +1,3 @@
+// The leaf modules every user of the core needs along with it.
+@_exported import KBRules
+@_exported import TimbalSupport

@@ -1,0 +1,31 @@
+/// A column of a KB table: its name, the source's type for it (e.g. `numeric(12,2)`, recorded in
+/// `_timbal_columns` so a later run can tell a retyped source column), and its SQLite type.
+public struct KBColumn: Sendable, Equatable {
+    public var name: String
+    public var sourceType: String
+    public var kbType: String
+
+    public init(name: String, sourceType: String, kbType: String) {
+        self.name = name
+        self.sourceType = sourceType
+        self.kbType = kbType
+    }
+}
+
+/// What a run reads, for the KB rules: the columns it writes, the key it merges on, and (when
+/// known) the whole source table's columns and types, to tell dropped and retyped columns.
+public struct KBWritePlan: Sendable {
+    public var columns: [KBColumn]
+    public var mergeKey: [String]
+    /// Name -> source type of every column the source table has now; nil when not known.
+    public var sourceCatalog: [String: String]?
+    /// How the source is named in messages, e.g. `public.orders`.
+    public var sourceName: String
+
+    public init(columns: [KBColumn], mergeKey: [String], sourceCatalog: [String: String]?, sourceName: String) {
+        self.columns = columns
+        self.mergeKey = mergeKey
+        self.sourceCatalog = sourceCatalog
+        self.sourceName = sourceName
+    }
+}

@@ -1,0 +1,134 @@
+import SQLiteStore
+import TimbalSupport
+
+/// The KB's mode rules, one copy for both placements: which table a run writes into, created or
+/// checked per mode, and how it is finished (the swap for `replace`).
+///
+/// - `create` builds `dest_table` and fails if it exists, unless the same job resumes or reruns;
+/// - `append` builds it if needed, adds new keys and merges known ones;
+/// - `upsert` is `append` that insists on a key the table can merge on;
+/// - `replace` builds a staging table and swaps it in at the end, in one transaction.
+/// Every mode merges a re-read row by the plan's merge key when the table has that key.
+public struct KBTarget: Sendable {
+    /// The table batches are inserted into (a staging table while a `replace` runs).
+    public let table: String
+    /// Set for `replace`: the staging table is swapped in for the destination at the end.
+    public let swapInto: String?
+    /// The key re-read rows merge on (empty: the table has no such key, rows are only inserted).
+    public let mergeKey: [String]
+    /// Columns the source gained since the table was built, added by this run.
+    public let addedColumns: [String]
+
+    /// The staging table of a `replace` job; derived from the job id so a resumed job finds it.
+    public static func stagingName(jobID: String, destTable: String) -> String {
+        "_timbal_replace_" + fnv1aHex(jobID + "\u{0}" + destTable)
+    }
+
+    /// Picks (and creates if needed) the target table and registers the run in `_timbal_jobs`.
+    /// Runs in its own transaction.
+    public static func prepare(kb: KBFile, jobID: String, dest: String, mode: String, plan: KBWritePlan) throws -> KBTarget {
+        try kb.database.transaction {
+            let record = try kb.jobRecord(jobID)
+            let target = try choose(kb: kb, jobID: jobID, dest: dest, mode: mode, plan: plan, record: record)
+            try kb.register(jobID: jobID, dest: dest, target: target.table, mode: mode, fresh: record == nil)
+            return target
+        }
+    }
+
+    private static func choose(kb: KBFile, jobID: String, dest: String, mode: String, plan: KBWritePlan,
+                               record: KBFile.JobRecord?) throws -> KBTarget {
+        if let record {
+            guard record.destTable == dest else {
+                throw KBError(field: "dest_table", problem: "job \(jobID) already wrote into \"\(record.destTable)\" in \(kb.label), not \"\(dest)\"; use a new job id")
+            }
+            if try kb.tableExists(record.targetTable) {
+                let swap = record.targetTable != dest ? dest : nil
+                return try existing(kb: kb, table: record.targetTable, swapInto: swap, mode: mode, plan: plan)
+            }
+            let destExists = try kb.tableExists(dest)
+            if record.state != "completed" || !destExists {
+                throw KBError(field: "dest_table", problem: "table \"\(record.targetTable)\" of job \(jobID) is gone from \(kb.label); run the job with a new job id")
+            }
+            // A finished replace: its staging table became the destination.
+            return try existing(kb: kb, table: dest, swapInto: nil, mode: mode, plan: plan)
+        }
+
+        let exists = try kb.tableExists(dest)
+        switch mode {
+        case "create":
+            if exists {
+                throw KBError(field: "dest_table", problem: "table \"\(dest)\" already exists in \(kb.label) (mode create); use mode append, replace or upsert, or another dest_table")
+            }
+            try createTable(kb: kb, name: dest, plan: plan)
+            return KBTarget(table: dest, swapInto: nil, mergeKey: plan.mergeKey, addedColumns: [])
+        case "append", "upsert":
+            if exists { return try existing(kb: kb, table: dest, swapInto: nil, mode: mode, plan: plan) }
+            if mode == "upsert" && plan.mergeKey.isEmpty {
+                throw KBError(field: "key_columns", problem: "mode upsert needs at least one key column")
+            }
+            try createTable(kb: kb, name: dest, plan: plan)
+            return KBTarget(table: dest, swapInto: nil, mergeKey: plan.mergeKey, addedColumns: [])
+        case "replace":
+            let staging = stagingName(jobID: jobID, destTable: dest)
+            try kb.database.execute("DROP TABLE IF EXISTS \(SQLIdentifier.quote(staging))")
+            try createTable(kb: kb, name: staging, plan: plan)
+            return KBTarget(table: staging, swapInto: dest, mergeKey: plan.mergeKey, addedColumns: [])
+        default:
+            throw KBError(field: "mode", problem: "\"\(mode)\" is not one of create, append, replace, upsert")
+        }
+    }
+
+    /// A table built by an earlier run: checked against the source, widened by new columns.
+    private static func existing(kb: KBFile, table: String, swapInto: String?, mode: String, plan: KBWritePlan) throws -> KBTarget {
+        let added = try KBSchemaCheck.reconcile(kb: kb, table: table, plan: plan)
+        let keyed = try hasUniqueKey(kb: kb, table: table, keys: plan.mergeKey)
+        if mode == "upsert" && !keyed {
+            throw KBError(field: "key_columns", problem: "existing table \"\(table)\" in \(kb.label) has no primary key or unique index on (\(plan.mergeKey.joined(separator: ", "))), which upsert merges on")
+        }
+        return KBTarget(table: table, swapInto: swapInto, mergeKey: keyed ? plan.mergeKey : [], addedColumns: added)
+    }
+
+    /// Ends a run: `completed` swaps a staging table in (a reader sees the old or the new table)
+    /// and records the job's state, in one transaction.
+    public func finish(kb: KBFile, jobID: String, state: String) throws {
+        try kb.database.transaction {
+            if state == "completed", let dest = swapInto {
+                try kb.database.execute("DROP TABLE IF EXISTS \(SQLIdentifier.quote(dest))")
+                try kb.database.execute("ALTER TABLE \(SQLIdentifier.quote(table)) RENAME TO \(SQLIdentifier.quote(dest))")
+                let forget = try kb.database.prepare("DELETE FROM _timbal_columns WHERE table_name = ?")
+                try forget.bind(.text(dest), at: 1)
+                try forget.run()
+                let rename = try kb.database.prepare("UPDATE _timbal_columns SET table_name = ? WHERE table_name = ?")
+                try rename.bind(.text(dest), at: 1)
+                try rename.bind(.text(table), at: 2)
+                try rename.run()
+            }
+            let holder = state == "completed" ? (swapInto ?? table) : table
+            try kb.finishJob(jobID, state: state, table: holder)
+        }
+    }
+
+    static func createTable(kb: KBFile, name: String, plan: KBWritePlan) throws {
+        var definitions = plan.columns.map { "\(SQLIdentifier.quote($0.name)) \($0.kbType)" }
+        if !plan.mergeKey.isEmpty {
+            definitions.append("PRIMARY KEY (" + plan.mergeKey.map { SQLIdentifier.quote($0) }.joined(separator: ", ") + ")")
+        }
+        try kb.database.execute("CREATE TABLE \(SQLIdentifier.quote(name)) (\(definitions.joined(separator: ", ")))")
+        try KBSchemaCheck.record(kb: kb, table: name, columns: plan.columns, replacing: true)
+    }
+
+    /// Whether a primary key or unique index covers exactly `keys`.
+    static func hasUniqueKey(kb: KBFile, table: String, keys: [String]) throws -> Bool {
+        guard !keys.isEmpty else { return false }
+        let primaryKey = try kb.database.rows("SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk", [.text(table)])
+            .compactMap { $0[0].text }
+        if Set(primaryKey) == Set(keys) { return true }
+        let indexes = try kb.database.rows("SELECT name FROM pragma_index_list(?) WHERE \"unique\" = 1", [.text(table)])
+        for index in indexes {
+            guard let name = index[0].text else { continue }
+            let columns = try kb.database.rows("SELECT name FROM pragma_index_info(?) ORDER BY seqno", [.text(name)]).compactMap { $0[0].text }
+            if Set(columns) == Set(keys) { return true }
+        }
+        return false
+    }
+}
