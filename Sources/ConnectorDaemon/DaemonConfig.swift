@@ -66,6 +66,18 @@ public struct DaemonConfig: Sendable {
         guard url.hasPrefix("http://") || url.hasPrefix("https://") || url.hasPrefix("ws://") || url.hasPrefix("wss://") else {
             throw ConfigError(file: path, key: "control_plane_url", problem: "expected an http(s):// or ws(s):// URL, got \"\(url)\"")
         }
+        if let scheme = ["http://", "ws://"].first(where: { url.hasPrefix($0) }) {
+            let authority = url.dropFirst(scheme.count).prefix { $0 != "/" && $0 != "?" }
+            let host = authority.hasPrefix("[") ? String(authority.prefix { $0 != "]" }.dropFirst())
+                : String(authority.prefix { $0 != ":" })
+            guard host == "localhost" || host == "::1" || host.hasPrefix("127.") else {
+                throw ConfigError(file: path, key: "control_plane_url",
+                                  problem: "plain \(scheme) is allowed for a loopback development plane only; \"\(host)\" would see the credential in clear: use https://")
+            }
+        }
+        if let address = try string("metrics_address"), HealthServer.loopback(address) == nil {
+            throw ConfigError(file: path, key: "metrics_address", problem: "expected a loopback IPv4 address and a port like 127.0.0.1:9464, got \"\(address)\"")
+        }
         let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
         var connections = try string("connections") ?? "connections.json"
         if !connections.hasPrefix("/") { connections = directory + "/" + connections }

@@ -22,15 +22,26 @@ public final class HealthServer: Service, @unchecked Sendable {
 
     /// `address` is `127.x.y.z:PORT`; anything but loopback is refused (metrics stay on the host).
     public init(address: String, registry: PrometheusCollectorRegistry, logger: Logger, isReady: @escaping @Sendable () -> Bool) throws {
-        let parts = address.split(separator: ":")
-        guard parts.count == 2, let port = UInt16(parts[1]), parts[0].hasPrefix("127.") || parts[0] == "localhost" else {
-            throw AddressError(description: "metrics_address: expected a loopback address like 127.0.0.1:9464, got \"\(address)\"")
+        guard let (host, port) = Self.loopback(address) else {
+            throw AddressError(description: "metrics_address: expected a loopback IPv4 address and a port like 127.0.0.1:9464, got \"\(address)\"")
         }
-        host = parts[0] == "localhost" ? "127.0.0.1" : String(parts[0])
+        self.host = host
         self.port = port
         self.registry = registry
         self.isReady = isReady
         self.logger = logger
+    }
+
+    /// Parses `127.x.y.z:PORT` (or `localhost:PORT`) with the system's own parser: anything it does
+    /// not read as an IPv4 loopback address is refused (a lenient check once bound 0.0.0.0).
+    public static func loopback(_ address: String) -> (host: String, port: UInt16)? {
+        let parts = address.split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, let port = UInt16(parts[1]), port > 0 else { return nil }
+        let host = parts[0] == "localhost" ? "127.0.0.1" : String(parts[0])
+        var parsed = in_addr()
+        guard inet_pton(AF_INET, host, &parsed) == 1 else { return nil }
+        guard UInt32(bigEndian: parsed.s_addr) >> 24 == 127 else { return nil }
+        return (host, port)
     }
 
     public func run() async throws {
@@ -41,7 +52,10 @@ public final class HealthServer: Service, @unchecked Sendable {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
-        inet_pton(AF_INET, host, &address.sin_addr)
+        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
+            close(fd)
+            throw AddressError(description: "metrics_address: \(host) is not an IPv4 address")
+        }
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }

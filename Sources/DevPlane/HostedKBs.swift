@@ -14,7 +14,12 @@ public final class HostedKBs: @unchecked Sendable {
     /// The table each running job writes into, decided at its first batch of a run.
     private var targets: [String: KBTarget] = [:]
 
-    public init(dataDir: String) throws {
+    /// Asks the plane whether a job is still open, so a job that died without finishing does not
+    /// hold its table for ever.
+    private let isJobOpen: @Sendable (String) -> Bool
+
+    public init(dataDir: String, isJobOpen: @escaping @Sendable (String) -> Bool = { _ in true }) throws {
+        self.isJobOpen = isJobOpen
         directory = dataDir + "/kb"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     }
@@ -94,6 +99,13 @@ public final class HostedKBs: @unchecked Sendable {
     /// connector marks it), or after this plane restarted.
     private func target(for batch: HostedBatch, in kb: KBFile) throws -> KBTarget {
         if !batch.runStart, let known = targets[batch.jobID] { return known }
+        // One job writes a table at a time, as with local KBs (there a flock says so).
+        let writers = try kb.database.rows(
+            "SELECT job_id FROM _timbal_jobs WHERE dest_table = ? AND state = 'running' AND job_id <> ?",
+            [.text(batch.destTable), .text(batch.jobID)]).compactMap { $0.first?.text }
+        if let other = writers.first(where: isJobOpen) {
+            throw KBError(field: "dest_table", problem: "\"\(batch.destTable)\" in hosted KB \(batch.kbID) is being written by another job (job=\(other)); jobs writing one table run one at a time")
+        }
         let plan = KBWritePlan(
             columns: batch.columns.map { KBColumn(name: $0.name, sourceType: $0.dataType, kbType: $0.kbType) },
             mergeKey: batch.keyColumns,

@@ -193,6 +193,14 @@ public final class PlaneStore: @unchecked Sendable {
         }
     }
 
+    /// Whether a job exists and has not ended (completed, failed or stopped).
+    public func isJobOpen(id: String) throws -> Bool {
+        try lock.withLock {
+            guard let job = try jobsLocked(where: "id = ?", [.text(id)]).first else { return false }
+            return !["completed", "failed", "stopped"].contains(job.state)
+        }
+    }
+
     /// Jobs of a connector that have not finished, to dispatch again when it reconnects.
     public func openJobs(connectorID: String) throws -> [JobRow] {
         try lock.withLock { try jobsLocked(where: "connector_id = ? AND state IN ('dispatched')", [.text(connectorID)]) }

@@ -33,9 +33,19 @@ struct DaemonConfigTests {
         let cases: [(String, String)] = [
             (#"{"name": "x"}"#, "control_plane_url: is required"),
             (#"{"control_plane_url": "plane.example"}"#, #"control_plane_url: expected an http(s):// or ws(s):// URL, got "plane.example""#),
-            (#"{"control_plane_url": "http://p", "max_concurrent_jobs": 0}"#, "max_concurrent_jobs: expected a whole number >= 1"),
-            (#"{"control_plane_url": "http://p", "heartbeat_s": "10"}"#, "heartbeat_s: expected a whole number >= 1"),
-            (#"{"control_plane_url": "http://p", "state_dir": ""}"#, "state_dir: expected a non-empty string"),
+            (#"{"control_plane_url": "https://p", "max_concurrent_jobs": 0}"#, "max_concurrent_jobs: expected a whole number >= 1"),
+            (#"{"control_plane_url": "https://p", "heartbeat_s": "10"}"#, "heartbeat_s: expected a whole number >= 1"),
+            (#"{"control_plane_url": "https://p", "state_dir": ""}"#, "state_dir: expected a non-empty string"),
+            (#"{"control_plane_url": "http://plane.example:8080"}"#,
+             #"control_plane_url: plain http:// is allowed for a loopback development plane only; "plane.example" would see the credential in clear: use https://"#),
+            (#"{"control_plane_url": "ws://10.0.0.1/x"}"#,
+             #"control_plane_url: plain ws:// is allowed for a loopback development plane only; "10.0.0.1" would see the credential in clear: use https://"#),
+            (#"{"control_plane_url": "https://p", "metrics_address": "127.0.0.256:19491"}"#,
+             #"metrics_address: expected a loopback IPv4 address and a port like 127.0.0.1:9464, got "127.0.0.256:19491""#),
+            (#"{"control_plane_url": "https://p", "metrics_address": "127.evil:19492"}"#,
+             #"metrics_address: expected a loopback IPv4 address and a port like 127.0.0.1:9464, got "127.evil:19492""#),
+            (#"{"control_plane_url": "https://p", "metrics_address": "0.0.0.0:9464"}"#,
+             #"metrics_address: expected a loopback IPv4 address and a port like 127.0.0.1:9464, got "0.0.0.0:9464""#),
             ("[1]", "expected an object"),
         ]
         for (text, problem) in cases {

@@ -249,14 +249,16 @@ struct DaemonEndToEndTests {
         #expect(harness.get(base + "/healthz").0 == 200)
     }
 
-    @Test func aMetricsAddressOffTheLoopbackIsRefusedAtStart() throws {
+    /// Parsed by the system's own parser: a lenient prefix check once bound 0.0.0.0 for `127.0.0.256`.
+    @Test(arguments: ["0.0.0.0:9464", "127.0.0.256:19491", "127.evil:19492", "localhost:0"])
+    func aMetricsAddressOffTheLoopbackIsRefusedAtStart(address: String) throws {
         let harness = try DaemonHarness()
         try harness.startPlane()
         try harness.enroll()
-        try harness.writeConfig(metricsAddress: "0.0.0.0:9464")
+        try harness.writeConfig(metricsAddress: address)
         let result = try ConnectorBinary.run(["run", "--config", harness.directory + "/config.json"], logDirectory: harness.directory, name: "refused")
         #expect(result.status == 1)
-        #expect(result.stderr.contains("metrics_address: expected a loopback address like 127.0.0.1:9464, got \"0.0.0.0:9464\""))
+        #expect(result.stderr.contains("metrics_address: expected a loopback IPv4 address and a port like 127.0.0.1:9464, got \"\(address)\""))
     }
 
     @Test func checkReportsEachConnectionAndThePlaneAndFailsWhenOneIsWrong() throws {

@@ -15,6 +15,7 @@ public final class LocalKBSink: BatchSink {
     private var record: LocalKB.JobRecord?
     private var target: KBTarget?
     private var writer: KBBatchWriter?
+    private var checkpointer: WALCheckpointer?
 
     public init(stateDir: String, spec: JobSpec, jobID: String, logger: Logger = Logger(label: "timbal.kb")) throws {
         guard !jobID.isEmpty else { throw KBError(field: "job_id", problem: "must not be empty") }
@@ -58,6 +59,7 @@ public final class LocalKBSink: BatchSink {
         }
         self.target = target
         writer = try KBBatchWriter(kb: kb, target: target, plan: plan, jobID: jobID)
+        checkpointer = try WALCheckpointer(path: kb.database.path, writer: kb.database)
         return target.mergeKey
     }
 
@@ -67,6 +69,8 @@ public final class LocalKBSink: BatchSink {
 
     public func close(state: ExtractResult.State) throws {
         defer { tableLock?.release() }
+        checkpointer?.stop(writer: kb.database)
+        checkpointer = nil
         try target?.finish(kb: kb.file, jobID: jobID, state: state.rawValue)
     }
 

@@ -97,4 +97,17 @@ struct BothPlacementsTests {
         guard case .string(let message)? = failed["message"] else { throw HarnessError("no message: \(failed)") }
         #expect(message.contains("\"amount\"") && message.contains("from integer to text"), "\(message)")
     }
+
+    @Test(arguments: ["local", "hosted"])
+    func twoJobsWritingOneTableAreNotInterleaved(placement: String) throws {
+        let (harness, scratch) = try started()
+        let slow = try harness.dispatch(body(scratch, placement: placement, mode: "create", batchRows: 100, pacing: #"{"max_rows_per_sec": 3000}"#))
+        guard case .string(let first)? = slow.json["job_id"] else { throw HarnessError("dispatch: \(slow)") }
+        #expect(waitUntil(seconds: 30) { harness.rowsEmitted(first) >= 300 })
+        let second = try run(harness, body(scratch, placement: placement, mode: "replace"), until: "failed")
+        guard case .string(let message)? = second["message"] else { throw HarnessError("no message: \(second)") }
+        #expect(message.contains("is being written by another job (job=\(first)"), "\(message)")
+        try harness.waitForJob(first, state: "completed", seconds: 60)
+        #expect(try rows(harness, placement, "SELECT count(*), count(DISTINCT id) FROM ev") == ["3000", "3000"])
+    }
 }
