@@ -20,6 +20,9 @@ public final class ChannelClient: Service, @unchecked Sendable {
     private let lock = Condition()
     private var up = false
 
+    /// Seconds between WebSocket pings; a peer silent for two periods is given up on.
+    public static let pingSeconds: Int64 = 10
+
     /// Largest message accepted on the channel (hosted batches are large).
     public static let maxMessageBytes = 64 << 20
 
@@ -45,8 +48,10 @@ public final class ChannelClient: Service, @unchecked Sendable {
                     refused = close.reason ?? "policy violation"
                 }
                 attempt = close == nil ? attempt : 0
+            } catch is CancellationError {
+                // Shutdown, not a fault.
             } catch {
-                logger.warning("channel error", metadata: ["error": "\(error)"])
+                if !Task.isShuttingDownGracefully { logger.warning("channel error", metadata: ["error": "\(error)"]) }
             }
             setUp(false)
             if Task.isCancelled || Task.isShuttingDownGracefully { break }
@@ -59,7 +64,8 @@ public final class ChannelClient: Service, @unchecked Sendable {
                 logger.warning("channel down", metadata: ["retry.delay_s": "\(twoDecimals(delay))", "url": "\(config.channelURL())"])
             }
             Self.reconnectCounter.increment()
-            try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+            // SIGTERM cuts the back-off short.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(Int(delay * 1000))) }
         }
     }
 
@@ -75,7 +81,10 @@ public final class ChannelClient: Service, @unchecked Sendable {
         var configuration = WebSocketClientConfiguration()
         configuration.maxFrameSize = Self.maxMessageBytes
         configuration.additionalHeaders = [.authorization: "Bearer \(credential.secret)"]
-        configuration.autoPing = .disabled
+        // A silent peer (a stopped plane, a dead link the kernel still acknowledges) is noticed:
+        // a ping every `pingSeconds`, and the channel is closed when its pong has not come by the next.
+        configuration.autoPing = .enabled(timePeriod: .seconds(Self.pingSeconds))
+        configuration.closeTimeout = .seconds(5)
         return try await WebSocketClient.connect(url: config.channelURL(), configuration: configuration, logger: quietLogger) {
             inbound, outbound, _ in
             try await self.converse(inbound: inbound, outbound: outbound)

@@ -17,7 +17,7 @@ public struct Credential: Sendable {
     public static func path(stateDir: String) -> String { stateDir + "/credential.json" }
 
     public func save(stateDir: String) throws {
-        try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true)
+        do { try PrivateDirectory.create(stateDir) } catch { throw ConfigError(file: stateDir, key: "", problem: "\(error)") }
         let path = Self.path(stateDir: stateDir)
         let text = JSONValue.object([("connector_id", .string(connectorID)), ("credential", .string(secret))]).serialized()
         // Created 0600 from the start: the secret is never readable by others, even for an instant.

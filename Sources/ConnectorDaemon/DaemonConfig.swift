@@ -25,7 +25,13 @@ public struct DaemonConfig: Sendable {
     /// Loopback address of `/healthz`, `/readyz` and `/metrics`; nil disables the endpoint.
     public var metricsAddress: String?
 
+    /// Keys of config.json the loader does not know (a typo keeps a default silently otherwise):
+    /// warnings, each naming the key and the nearest known one. Logged at start, not fatal.
+    public var warnings: [String] = []
+
     public static let defaultStateDir = "/var/lib/timbal-connector"
+    public static let knownKeys = ["control_plane_url", "name", "state_dir", "connections", "max_concurrent_jobs",
+                                   "heartbeat_s", "hosted_window", "progress_log_s", "metrics_address"]
 
     public init(controlPlaneURL: String, name: String = DaemonConfig.hostName(), stateDir: String = DaemonConfig.defaultStateDir,
                 connectionsPath: String = "connections.json", maxConcurrentJobs: Int = 2, heartbeatSeconds: Int = 10,
@@ -81,12 +87,18 @@ public struct DaemonConfig: Sendable {
         let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
         var connections = try string("connections") ?? "connections.json"
         if !connections.hasPrefix("/") { connections = directory + "/" + connections }
-        return DaemonConfig(
+        var config = DaemonConfig(
             controlPlaneURL: url, name: try string("name") ?? hostName(), stateDir: try string("state_dir") ?? defaultStateDir,
             connectionsPath: connections, maxConcurrentJobs: try integer("max_concurrent_jobs", 2, min: 1),
             heartbeatSeconds: try integer("heartbeat_s", 10, min: 1), hostedWindow: try integer("hosted_window", 4, min: 1),
             progressLogSeconds: Double(try integer("progress_log_s", 10, min: 1)),
             metricsAddress: document["metrics_address"] == .null ? nil : try string("metrics_address") ?? "127.0.0.1:9464")
+        if case .object(let members) = document {
+            config.warnings = members.map(\.0).filter { !knownKeys.contains($0) }.map { key in
+                "\(path): unknown key \"\(key)\" ignored" + (nearestKey(to: key, among: knownKeys).map { " (did you mean \"\($0)\"?)" } ?? "")
+            }
+        }
+        return config
     }
 
     public static func hostName() -> String {

@@ -133,6 +133,7 @@ public final class JobRunner: @unchecked Sendable {
                         lock.broadcast()
                     }
                     startQueued()
+                    recordJobGauges()
                 }
             }
         }
@@ -144,6 +145,11 @@ public final class JobRunner: @unchecked Sendable {
         if let state = change.state, state.isTerminal {
             Counter(label: "timbal_jobs_finished_total", dimensions: [("state", state.rawValue)]).increment()
         }
+        recordJobGauges()
+    }
+
+    /// Running and queued jobs, after every change (a job's end included, or the gauge sticks).
+    private func recordJobGauges() {
         let (running, queued) = lock.withLock { (active.count, queue.count) }
         Gauge(label: "timbal_jobs", dimensions: [("state", "running")]).record(running)
         Gauge(label: "timbal_jobs", dimensions: [("state", "queued")]).record(queued)
@@ -153,6 +159,8 @@ public final class JobRunner: @unchecked Sendable {
     private func execute(jobID: String, specJSON: JSONValue, resume: HostedResume?) {
         var jobLogger = logger
         jobLogger[metadataKey: "job.id"] = "\(jobID)"
+        var connectionRef: String?
+        if case .string(let ref)? = specJSON["source"]?["connection_ref"] { connectionRef = ref }
         let extractor: Extractor
         do {
             let spec = try JobSpec.decode(specJSON)
@@ -186,7 +194,7 @@ public final class JobRunner: @unchecked Sendable {
             if alreadyStopped { extractor.stop() }
         } catch {
             jobLogger.error("job failed", metadata: ["reason": "\(error)"])
-            try? report(jobID, .init(state: .failed, message: "\(error)"))
+            try? report(jobID, .init(state: .failed, message: PlaneSafeMessage.describe(error, connectionRef: connectionRef)))
             return
         }
 
@@ -222,7 +230,7 @@ public final class JobRunner: @unchecked Sendable {
                 jobLogger.info("job stopped")
             } else {
                 jobLogger.error("job failed", metadata: ["reason": "\(error)"])
-                try? report(jobID, .init(state: .failed, message: "\(error)"))
+                try? report(jobID, .init(state: .failed, message: PlaneSafeMessage.describe(error, connectionRef: connectionRef)))
             }
         }
     }

@@ -1,5 +1,8 @@
 import ChannelProtocol
 import ConnectorCore
+#if canImport(Glibc)
+import Glibc
+#endif
 import FoundationEssentials
 import SQLiteStore
 
@@ -22,8 +25,16 @@ public final class StateStore: @unchecked Sendable {
         public var updatedAt: String
     }
 
-    public init(stateDir: String) throws {
-        try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true)
+    /// Opens the state DB, creating the state dir (0700) unless `mustExist` (read-only commands
+    /// such as `jobs` never create state: a mistyped path says so instead).
+    public init(stateDir: String, mustExist: Bool = false) throws {
+        if mustExist {
+            guard access(stateDir + "/state.sqlite", F_OK) == 0 else {
+                throw ConfigError(file: stateDir, key: "", problem: "no state here (no state.sqlite): is this the daemon's --state-dir?")
+            }
+        } else {
+            do { try PrivateDirectory.create(stateDir) } catch { throw ConfigError(file: stateDir, key: "", problem: "\(error)") }
+        }
         database = try SQLiteDatabase.openWAL(path: stateDir + "/state.sqlite")
         try database.execute(
             """

@@ -24,7 +24,9 @@ public enum DevPlane {
         }
         return Application(
             router: router,
-            server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(maxFrameSize: ChannelEndpoint.maxMessageBytes)),
+            // A connector silent for two ping periods (stopped, or a dead link) is disconnected.
+            server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(
+                maxFrameSize: ChannelEndpoint.maxMessageBytes, autoPing: .enabled(timePeriod: .seconds(10)), closeTimeout: .seconds(5))),
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "timbal-devplane"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? config.port) },
             logger: logger)

@@ -35,9 +35,11 @@ struct PlaneRoutes: Sendable {
         guard let org = try org(context) else { return JSONResponse.error(.notFound, "org not found") }
         let body = try await JSONResponse.body(request)
         var ttl = 86_400
-        if let value = body["ttl_seconds"], value != .null {
+        // The platform's field is `ttl_secs`; `ttl_seconds` (this plane's first spelling) still works.
+        let ttlField = body["ttl_secs"] != nil ? "ttl_secs" : "ttl_seconds"
+        if let value = body[ttlField], value != .null {
             guard case .number(let text) = value, let seconds = Int(text), seconds > 0, seconds <= 30 * 86_400 else {
-                return JSONResponse.error(.badRequest, "ttl_seconds: must be between 1 and 2592000 (30 days)")
+                return JSONResponse.error(.badRequest, "\(ttlField): must be between 1 and 2592000 (30 days)")
             }
             ttl = seconds
         }
@@ -147,7 +149,9 @@ struct PlaneRoutes: Sendable {
             try store.markStopped(id: id)
             await hub.send(.stop(jobID: id), to: connectorID)
         }
-        return JSONResponse.make(Self.view(try store.job(id: id, org: org) ?? job))
+        // The platform's answer: `stopped` if this call ended the job, else the state it already had.
+        let state = try store.job(id: id, org: org)?.state ?? job.state
+        return JSONResponse.make(.object([("job_id", .string(id)), ("state", .string(state))]))
     }
 
     private func query(_ request: Request, _ context: some RequestContext) async throws -> Response {

@@ -31,6 +31,7 @@ struct CheckCommand: AsyncParsableCommand {
         do {
             daemon = try DaemonConfig.load(path: configFile.config)
             line(true, "config", configFile.config)
+            for warning in daemon.warnings { print("warn  config: \(warning)") }
         } catch {
             line(false, "config", "\(error)")
             throw ExitCode.failure
@@ -38,6 +39,7 @@ struct CheckCommand: AsyncParsableCommand {
         do {
             let connections = try Connections.load(path: daemon.connectionsPath)
             line(true, "connections", "\(daemon.connectionsPath) (\(connections.entries.count) defined)")
+            for warning in connections.warnings { print("warn  connections: \(warning)") }
             for name in connections.entries.keys.sorted() {
                 let settings = connections.entries[name]!
                 do {

@@ -54,7 +54,9 @@ struct ExtractCommand: AsyncParsableCommand {
         guard spec.placement == .local else {
             throw JobSpecError(field: "placement", problem: "\"hosted\" sends rows to the control plane, which needs the connector daemon; this command runs \"local\" jobs only")
         }
-        let settings = try Connections.load(path: connections).settings(for: spec)
+        let loaded = try Connections.load(path: connections)
+        for warning in loaded.warnings { logger.warning("\(warning)") }
+        let settings = try loaded.settings(for: spec)
         if let jobID, jobID.allSatisfy(\.isWhitespace) {
             throw JobSpecError(field: "--job-id", problem: "must not be empty")
         }

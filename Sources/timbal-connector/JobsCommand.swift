@@ -13,14 +13,18 @@ struct JobsCommand: ParsableCommand {
     @Option(help: "How many jobs.") var limit = 20
 
     func run() throws {
-        let store = try StateStore(stateDir: stateDir)
+        let store: StateStore
+        do { store = try StateStore(stateDir: stateDir, mustExist: true) } catch {
+            printError("error: \(error)")
+            throw ExitCode.failure
+        }
         let rows = try store.recentJobs(limit: limit)
         let header = ["JOB", "TABLE", "STATE", "ROWS", "ROWS/S", "UPDATED"]
         var lines = [header]
         for row in rows {
             let spec = try? JSONParser.parse(row.spec)
             var table = ""
-            if case .string(let name)? = spec?["source"]?["table"] { table = name }
+            if case .string(let name)? = spec?["dest_table"] { table = name }
             lines.append([row.jobID, table, row.state.rawValue, String(row.rowsEmitted), String(Int(row.rowsPerSec)), row.updatedAt])
         }
         let widths = header.indices.map { column in lines.map { $0[column].count }.max() ?? 0 }

@@ -30,7 +30,8 @@ struct RunCommand: AsyncParsableCommand {
         let store: StateStore
         do {
             daemon = try DaemonConfig.load(path: configFile.config)
-            _ = try Connections.load(path: daemon.connectionsPath)
+            let connections = try Connections.load(path: daemon.connectionsPath)
+            for warning in daemon.warnings + connections.warnings { logger.warning("\(warning)") }
             credential = try Credential.load(stateDir: daemon.stateDir)
             store = try StateStore(stateDir: daemon.stateDir)
         } catch {

@@ -12,6 +12,23 @@ struct ConnectionsTests {
         #expect(erp.lockTimeoutMs == ConnectionSettings.defaultLockTimeoutMs)
     }
 
+    @Test func unknownKeysAreNamedWithTheNearestKnownOne() throws {
+        let connections = try Connections.parse(Array(#"{"a": {"dns_env": "X", "dsn": "host=h", "cursor_lookback": 5, "zzzzzzzzzz": 1}}"#.utf8), file: "c.json")
+        #expect(Set(connections.warnings) == [
+            #"c.json: a.dns_env: unknown key ignored (did you mean "dsn_env"?)"#,
+            #"c.json: a.cursor_lookback: unknown key ignored (did you mean "cursor_lookback_s"?)"#,
+            "c.json: a.zzzzzzzzzz: unknown key ignored",
+        ])
+    }
+
+    @Test func lookbackAndSnapshotSettingsAreRead() throws {
+        let connections = try Connections.parse(Array(#"{"a": {"dsn": "host=h", "cursor_lookback_s": 120, "cursor_lookback_values": 500, "max_snapshot_s": 5}}"#.utf8), file: "c.json")
+        let a = try #require(connections.entries["a"])
+        #expect(a.cursorLookbackSeconds == 120 && a.cursorLookbackValues == 500 && a.maxSnapshotSeconds == 5)
+        #expect(a.clientIdleDeadlineSeconds == 65)
+        #expect(throws: ConnectionsError.self) { try Connections.parse(Array(#"{"a": {"dsn": "h", "max_snapshot_s": 0}}"#.utf8), file: "c.json") }
+    }
+
     @Test func aMissingRefNamesTheRefAndTheFile() throws {
         let connections = try Connections.parse(Array(#"{"erp": {"dsn": "x"}}"#.utf8), file: "/etc/timbal/connections.json")
         #expect { try connections.settings(for: "crm") } throws: {

@@ -29,6 +29,13 @@ struct DaemonConfigTests {
         #expect(off.channelURL("enroll") == "ws://127.0.0.1:8080/v1/connect/enroll")
     }
 
+    @Test func unknownKeysAreWarnedAboutNamingTheNearestKnownOne() throws {
+        let path = try write(#"{"control_plane_url": "https://p", "heartbeat": 5, "state_dir": "/tmp/x"}"#)
+        let config = try DaemonConfig.load(path: path)
+        #expect(config.warnings == [#"\#(path): unknown key "heartbeat" ignored (did you mean "heartbeat_s"?)"#])
+        #expect(config.heartbeatSeconds == 10)
+    }
+
     @Test func errorsNameTheFileAndTheKey() throws {
         let cases: [(String, String)] = [
             (#"{"name": "x"}"#, "control_plane_url: is required"),

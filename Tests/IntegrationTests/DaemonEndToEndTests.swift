@@ -128,8 +128,8 @@ struct DaemonEndToEndTests {
         #expect(noAuth.status == 401 && noAuth.json["error"] == .string("missing or invalid bearer token"))
         #expect(try harness.request("GET", "/orgs/org_other/connectors").status == 404)
         #expect(try harness.request("GET", "/orgs/org_dev/connectors/conn_nope").status == 404)
-        let ttl = try harness.request("POST", "/orgs/org_dev/connectors/enrollment-tokens", body: #"{"ttl_seconds": 9999999}"#)
-        #expect(ttl.status == 400 && ttl.json["error"] == .string("ttl_seconds: must be between 1 and 2592000 (30 days)"))
+        let ttl = try harness.request("POST", "/orgs/org_dev/connectors/enrollment-tokens", body: #"{"ttl_secs": 9999999}"#)
+        #expect(ttl.status == 400 && ttl.json["error"] == .string("ttl_secs: must be between 1 and 2592000 (30 days)"))
         let noSQL = try harness.request("POST", "/k2/42/query", body: "{}")
         #expect(noSQL.status == 400 && noSQL.json["error"] == .string("sql: is required"))
         #expect(try harness.request("POST", "/k2/7/query", body: #"{"sql": "SELECT 1"}"#).status == 404)
@@ -154,7 +154,7 @@ struct DaemonEndToEndTests {
                                                                    batchRows: 100, pacing: #"{"batch_delay_ms": 100}"#)))
         #expect(waitUntil(seconds: 30) { harness.rowsEmitted(id) >= 300 })
         let stopped = try harness.request("POST", "/orgs/org_dev/connectors/\(harness.connectorID)/jobs/\(id)/stop")
-        #expect(stopped.json["state"] == .string("stopped"))
+        #expect(stopped.json == .object([("job_id", .string(id)), ("state", .string("stopped"))]))
         // The connector stops too: its local record says so, and the table sits at a batch boundary.
         let kbPath = harness.directory + "/state/kb/42.sqlite"
         #expect(waitUntil(seconds: 10) {
@@ -241,12 +241,61 @@ struct DaemonEndToEndTests {
         #expect(metrics.contains("timbal_batch_write_seconds_count"))
         #expect(metrics.contains("timbal_jobs_finished_total{state=\"completed\"} 1"))
         #expect(metrics.contains("timbal_last_batch_timestamp_seconds"))
+        #expect(metrics.contains("timbal_source_segments_total 2"))  // the NULL-cursor pass, then the values
+        // The job has ended: no job is running any more (the gauge once stuck at 1).
+        #expect(waitUntil(seconds: 5) { harness.get(base + "/metrics").1.contains("timbal_jobs{state=\"running\"} 0") })
         #expect(harness.get(base + "/nope").0 == 404)
 
         // The plane goes away: not ready any more, still healthy.
         harness.killPlane()
         #expect(waitUntil(seconds: 10) { harness.get(base + "/readyz").0 == 503 })
         #expect(harness.get(base + "/healthz").0 == 200)
+    }
+
+    /// A plane that stops answering (SIGSTOP: TCP is still acknowledged) is noticed by the
+    /// connector's pings: not ready, channel down; the hosted job finishes exactly once when the
+    /// plane is back.
+    @Test func aSilentPlaneIsNoticedAndTheHostedJobFinishesExactlyOnce() throws {
+        let scratch = try Scratch()
+        try seed(scratch, rows: 4_000)
+        let harness = try DaemonHarness()
+        try harness.startPlane()
+        try harness.enroll()
+        let port = 19_900 + Int.random(in: 0..<90)
+        try harness.writeConfig(metricsAddress: "127.0.0.1:\(port)")
+        try harness.startConnector()
+        try harness.waitOnline()
+        let base = "http://127.0.0.1:\(port)"
+        let id = try jobID(harness.dispatch(DaemonHarness.jobBody(table: "events", schema: scratch.schema, dest: "ev", placement: "hosted",
+                                                                   batchRows: 100, pacing: #"{"batch_delay_ms": 30}"#)))
+        #expect(waitUntil(seconds: 30) { harness.rowsEmitted(id) >= 500 })
+        let plane = try #require(harness.plane)
+        kill(plane.processIdentifier, SIGSTOP)
+        let noticed = waitUntil(seconds: 45) { harness.get(base + "/readyz").0 == 503 }
+        kill(plane.processIdentifier, SIGCONT)
+        #expect(noticed, "a stopped plane was not noticed within 45 s")
+        try harness.waitForJob(id, state: "completed", seconds: 120)
+        #expect(try harness.hostedRow("SELECT count(*), count(DISTINCT id) FROM ev") == [.number("4000"), .number("4000")])
+    }
+
+    /// The plane hears which connection failed, never the host, port or user libpq quotes.
+    @Test func aFailedConnectionIsReportedToThePlaneByItsNameOnly() throws {
+        let scratch = try Scratch()
+        let harness = try DaemonHarness()
+        try harness.startPlane()
+        let hostPort = TestDatabase.dsn.split(separator: "@").last.map { String($0.split(separator: "/").first ?? "") } ?? ""
+        try harness.enroll(dsn: "postgresql://timbal_secret_user@\(hostPort)/postgres")
+        try harness.startConnector()
+        try harness.waitOnline()
+        let id = try jobID(harness.dispatch(DaemonHarness.jobBody(table: "events", schema: scratch.schema, dest: "ev", placement: "local")))
+        let view = try harness.waitForJob(id, state: "failed")
+        guard case .string(let message)? = view["message"] else { throw HarnessError("no message: \(view)") }
+        #expect(message.contains("connection \"pg\""), "\(message)")
+        for secret in ["timbal_secret_user", hostPort, String(hostPort.split(separator: ":").last ?? "")] {
+            #expect(!message.contains(secret), "\(message)")
+        }
+        // The operator's own log keeps the detail.
+        #expect(harness.log("connector1.err").contains("timbal_secret_user"))
     }
 
     /// Parsed by the system's own parser: a lenient prefix check once bound 0.0.0.0 for `127.0.0.256`.

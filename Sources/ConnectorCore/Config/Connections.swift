@@ -83,6 +83,12 @@ public struct ConnectionsError: Error, CustomStringConvertible, Sendable {
 public struct Connections: Sendable {
     public let file: String
     public let entries: [String: ConnectionSettings]
+    /// Unknown keys in entries, each named with the nearest known one: logged, not fatal.
+    public var warnings: [String] = []
+
+    public static let knownKeys = ["kind", "dsn", "dsn_file", "dsn_env", "statement_timeout_ms", "lock_timeout_ms",
+                                   "idle_in_transaction_timeout_ms", "connect_timeout_s", "max_snapshot_s",
+                                   "cursor_lookback_s", "cursor_lookback_values", "allow", "query"]
 
     public init(file: String, entries: [String: ConnectionSettings]) {
         self.file = file
@@ -105,10 +111,19 @@ public struct Connections: Sendable {
             throw ConnectionsError(file: file, key: "", problem: "expected an object mapping names to connections")
         }
         var entries: [String: ConnectionSettings] = [:]
+        var warnings: [String] = []
         for (name, value) in members {
             entries[name] = try parseEntry(name: name, value: value, file: file)
+            if case .object(let keys) = value {
+                for (key, _) in keys where !knownKeys.contains(key) {
+                    warnings.append("\(file): \(name).\(key): unknown key ignored"
+                                    + (nearestKey(to: key, among: knownKeys).map { " (did you mean \"\($0)\"?)" } ?? ""))
+                }
+            }
         }
-        return Connections(file: file, entries: entries)
+        var connections = Connections(file: file, entries: entries)
+        connections.warnings = warnings
+        return connections
     }
 
     private static func parseEntry(name: String, value: JSONValue, file: String) throws -> ConnectionSettings {

@@ -42,6 +42,9 @@ public final class Extractor: @unchecked Sendable {
         }
     }
 
+    /// How long a segment holds its snapshot when an index leads with the cursor.
+    public static let indexedSegmentSeconds = 1.0
+
     /// Asks the run to stop: the batch being landed completes with its checkpoint, the query
     /// in flight is cancelled. Safe from any thread.
     public func stop() {
@@ -113,8 +116,16 @@ public final class Extractor: @unchecked Sendable {
             }
         }
         let cost = SourceCost.start(source, tableOID: table.oid)
-        if let cursor = plan.cursor, let oid = table.oid, table.relkind != "v",
-           try !SourceCost.cursorIsIndexed(source, tableOID: oid, cursor: cursor.name) {
+        // With an index, reopening a segment is cheap (an index range scan), so segments stay
+        // short: a snapshot held for long keeps VACUUM and HOT pruning from cleaning up after
+        // busy writers. Without one, each segment sorts the rest of the table: the snapshot is
+        // held up to max_snapshot_s instead.
+        let keyColumn = plan.cursor?.name ?? plan.tiebreaker.first?.name
+        let indexed = try keyColumn.map { column in
+            try table.oid.map { try SourceCost.cursorIsIndexed(source, tableOID: $0, cursor: column) } ?? false
+        } ?? false
+        let segmentSeconds = indexed ? min(settings.maxSnapshotSeconds, Self.indexedSegmentSeconds) : settings.maxSnapshotSeconds
+        if let cursor = plan.cursor, table.relkind != "v", !indexed {
             logger.warning("no index leads with the cursor column: each segment sorts the rest of the table (one scan per segment, at most one segment per max_snapshot_s)", metadata: [
                 "column": "\(cursor.name)", "table.blocks": "\(cost?.tableBlocks ?? -1)",
                 "table.rows_estimate": "\(table.estimatedRows)"])
@@ -125,7 +136,7 @@ public final class Extractor: @unchecked Sendable {
             "batch.rows": "\(spec.batchRows)", "resume": "\(resumeFrom?.summary ?? "none")"])
 
         let pipeline = FetchPipeline(plan: plan, link: sourceLink, start: start, batchRows: spec.batchRows,
-                                     pacing: spec.pacing, maxSnapshotSeconds: settings.maxSnapshotSeconds,
+                                     pacing: spec.pacing, maxSnapshotSeconds: segmentSeconds,
                                      rereadFrom: carriedRereadFrom, retry: retry, clock: clock, stopFlag: stopFlag, logger: logger)
         if stopFlag.isRaised { sourceLink.cancel() }
 

@@ -21,6 +21,8 @@ final class FetchPipeline: @unchecked Sendable {
 
     /// A pause longer than this closes the segment first, so no transaction sits idle.
     static let idleLimit = 1.0
+    /// Seconds between two looks at `pg_locks` for sessions waiting on the table.
+    static let lockCheckInterval = 0.5
 
     private let plan: ExtractPlan
     private let link: SourceLink
@@ -36,6 +38,7 @@ final class FetchPipeline: @unchecked Sendable {
     private var thread: OSThread?
     private var writers: InFlightWriters?
     private var segmentOpenedAt: Double?
+    private var lockCheckedAt = 0.0
     private(set) var failure: Failure?
     /// Retries taken by this run, for the job's result.
     private(set) var retries = 0
@@ -151,9 +154,14 @@ final class FetchPipeline: @unchecked Sendable {
     /// Ends the segment when its snapshot is old enough or another session waits for the table.
     private func endSegmentIfDue() throws {
         guard let openedAt = segmentOpenedAt else { return }
-        if clock.now() - openedAt >= maxSnapshot {
+        let now = clock.now()
+        if now - openedAt >= maxSnapshot {
             closeSegment()
-        } else if let oid = plan.table.oid, try SegmentCursor.othersWaitForLock(link.connection, tableOID: oid) {
+            return
+        }
+        guard now - lockCheckedAt >= Self.lockCheckInterval, let oid = plan.table.oid else { return }
+        lockCheckedAt = now
+        if try SegmentCursor.othersWaitForLock(link.connection, tableOID: oid) {
             logger.info("another session waits for a lock on the source table; ending the segment early",
                         metadata: ["source.table": "\(plan.table.qualifiedName)"])
             closeSegment()

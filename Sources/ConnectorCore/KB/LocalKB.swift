@@ -1,4 +1,3 @@
-import FoundationEssentials
 import SQLiteStore
 
 /// One local knowledge base: `<state-dir>/kb/<kb_id>.sqlite`, a `KBFile` (WAL mode, the extracted
@@ -14,11 +13,8 @@ public final class LocalKB {
     /// `<state-dir>/locks`, created 0700.
     static func lockDirectory(stateDir: String) throws -> String {
         let directory = "\(stateDir)/locks"
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
-        } catch {
-            throw KBError(field: "state-dir", problem: "cannot create \(directory): \(error)")
+        do { try PrivateDirectory.create(directory) } catch {
+            throw KBError(field: "state-dir", problem: "\(error)")
         }
         return directory
     }
@@ -28,10 +24,12 @@ public final class LocalKB {
 
     public init(stateDir: String, kbID: Int64) throws {
         let directory = "\(stateDir)/kb"
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw KBError(field: "state-dir", problem: "cannot create \(directory): \(error)")
+        do { try PrivateDirectory.create(directory) } catch {
+            throw KBError(field: "state-dir", problem: "\(error)")
+        }
+        let path = Self.path(stateDir: stateDir, kbID: kbID)
+        if PrivateDirectory.isSymbolicLink(path) {
+            throw KBError(field: "kb", problem: "\(path) is a symbolic link; a KB file must be a regular file in the state dir")
         }
         self.kbID = kbID
         file = try KBFile(path: Self.path(stateDir: stateDir, kbID: kbID), kbID: kbID, label: "KB \(kbID)")
