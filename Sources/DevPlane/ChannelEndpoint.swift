@@ -95,15 +95,24 @@ struct ChannelEndpoint: Sendable {
     }
 
     /// Lands a hosted batch and acknowledges it; a batch the KB refuses fails the job and stops it.
+    /// An acknowledgement that cannot be sent (the channel is closing) is not a refusal: the
+    /// connector sends the batch again on its next channel, and the plane lands each seq once.
     private func land(_ batch: HostedBatch, bytes: [UInt8], rows: Range<Int>, connectorID: String, outbound: WebSocketOutboundWriter) async throws {
         do {
             try hostedKBs.land(batch, bytes: bytes, rows: rows)
-            try await outbound.write(.text(ChannelMessage.batchAck(jobID: batch.jobID, seq: batch.seq).encoded()))
         } catch {
             logger.error("hosted batch refused", metadata: ["job.id": "\(batch.jobID)", "error": "\(error)"])
             try store.apply(JobReport(jobID: batch.jobID, reportSeq: Int64.max - 1, state: .failed, message: "hosted KB: \(error)"),
                             connectorID: connectorID)
             try await outbound.write(.text(ChannelMessage.stop(jobID: batch.jobID).encoded()))
+            return
+        }
+        do {
+            try await outbound.write(.text(ChannelMessage.batchAck(jobID: batch.jobID, seq: batch.seq).encoded()))
+        } catch {
+            logger.info("batch landed but its acknowledgement could not be sent; the connector will resend it",
+                        metadata: ["job.id": "\(batch.jobID)", "seq": "\(batch.seq)"])
+            throw error
         }
     }
 

@@ -4,8 +4,9 @@ import Logging
 import Glibc
 #endif
 
-/// One line per event on stderr: `level=info msg="extract started" job.id=42 ...` (logfmt),
-/// or one JSON object per line. journald adds the timestamps.
+/// One line per event on stderr: `ts=2026-11-30T10:00:00.123Z level=info msg="extract started"
+/// job.id=42 ...` (logfmt), or one JSON object per line. Under journald (`JOURNAL_STREAM` set)
+/// the `ts` field is left out: journald stamps every line itself.
 struct LogfmtHandler: LogHandler {
     enum Format: String, Sendable { case logfmt, json }
 
@@ -13,11 +14,14 @@ struct LogfmtHandler: LogHandler {
     var logLevel: Logger.Level
     let label: String
     let format: Format
+    let timestamps: Bool
 
-    init(label: String, level: Logger.Level, format: Format) {
+    init(label: String, level: Logger.Level, format: Format,
+         timestamps: Bool = getenv("JOURNAL_STREAM") == nil) {
         self.label = label
         self.logLevel = level
         self.format = format
+        self.timestamps = timestamps
     }
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -27,6 +31,7 @@ struct LogfmtHandler: LogHandler {
 
     func log(event: LogEvent) {
         var fields: [(String, String)] = [("level", event.level.rawValue), ("msg", event.message.description)]
+        if timestamps { fields.insert(("ts", utcTimestamp()), at: 0) }
         let merged = metadata.merging(event.metadata ?? [:]) { $1 }
         for key in merged.keys.sorted() { fields.append((key, "\(merged[key]!)")) }
         let line: String

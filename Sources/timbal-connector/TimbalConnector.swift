@@ -7,7 +7,7 @@ struct TimbalConnector: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "timbal-connector",
         abstract: "Feeds Timbal knowledge bases from your databases.",
-        version: ConnectorVersion.current,
+        version: "timbal-connector \(ConnectorVersion.current)",
         subcommands: [RunCommand.self, EnrollCommand.self, CheckCommand.self, ExtractCommand.self, JobsCommand.self, VersionCommand.self])
 }
 

@@ -17,7 +17,9 @@ struct DevPlaneCommand: AsyncParsableCommand {
 
         Example:
           timbal-devplane --port 8080 --data-dir ./plane --admin-token secret --kbs 1,42
-        """)
+        """,
+        // The devplane ships with the connector and carries its version.
+        version: "timbal-devplane 0.2.0")
 
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
     @Option(help: "Port to listen on (0 picks a free one; the port is printed).") var port = 8080

@@ -118,15 +118,17 @@ public final class Extractor: @unchecked Sendable {
         let cost = SourceCost.start(source, tableOID: table.oid)
         // With an index, reopening a segment is cheap (an index range scan), so segments stay
         // short: a snapshot held for long keeps VACUUM and HOT pruning from cleaning up after
-        // busy writers. Without one, each segment sorts the rest of the table: the snapshot is
-        // held up to max_snapshot_s instead.
+        // busy writers. Without one, each segment sorts the rest of the table once, so there is
+        // one held segment per pass: sorted and kept by the server, no snapshot held after that.
+        // A view's cost is unknown (materializing it whole could be the expensive part): plain
+        // segments of max_snapshot_s.
         let keyColumn = plan.cursor?.name ?? plan.tiebreaker.first?.name
         let indexed = try keyColumn.map { column in
             try table.oid.map { try SourceCost.cursorIsIndexed(source, tableOID: $0, cursor: column) } ?? false
         } ?? false
         let segmentSeconds = indexed ? min(settings.maxSnapshotSeconds, Self.indexedSegmentSeconds) : settings.maxSnapshotSeconds
         if let cursor = plan.cursor, table.relkind != "v", !indexed {
-            logger.warning("no index leads with the cursor column: each segment sorts the rest of the table (one scan per segment, at most one segment per max_snapshot_s)", metadata: [
+            logger.warning("no index leads with the cursor column: the server sorts the table once and keeps the sorted rows (temporary disk of about the table's size) for the job to read", metadata: [
                 "column": "\(cursor.name)", "table.blocks": "\(cost?.tableBlocks ?? -1)",
                 "table.rows_estimate": "\(table.estimatedRows)"])
         }
@@ -136,7 +138,7 @@ public final class Extractor: @unchecked Sendable {
             "batch.rows": "\(spec.batchRows)", "resume": "\(resumeFrom?.summary ?? "none")"])
 
         let pipeline = FetchPipeline(plan: plan, link: sourceLink, start: start, batchRows: spec.batchRows,
-                                     pacing: spec.pacing, maxSnapshotSeconds: segmentSeconds,
+                                     pacing: spec.pacing, maxSnapshotSeconds: segmentSeconds, heldSegments: !indexed && table.relkind != "v",
                                      rereadFrom: carriedRereadFrom, retry: retry, clock: clock, stopFlag: stopFlag, logger: logger)
         if stopFlag.isRaised { sourceLink.cancel() }
 

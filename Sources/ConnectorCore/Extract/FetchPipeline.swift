@@ -34,6 +34,8 @@ final class FetchPipeline: @unchecked Sendable {
     private let stopFlag: StopFlag
     private let logger: Logger
     private let maxSnapshot: Double
+    /// No index on the cursor: one held segment per pass (see `SegmentCursor`).
+    private let held: Bool
     private let queue = Handoff<FetchedBatch>(capacity: 1)
     private var thread: OSThread?
     private var writers: InFlightWriters?
@@ -46,8 +48,9 @@ final class FetchPipeline: @unchecked Sendable {
     private(set) var segments = 0
 
     init(plan: ExtractPlan, link: SourceLink, start: KeysetPosition, batchRows: Int, pacing: Pacing,
-         maxSnapshotSeconds: Double, rereadFrom: String?, retry: RetryPolicy, clock: MonotonicClock,
-         stopFlag: StopFlag, logger: Logger) {
+         maxSnapshotSeconds: Double, heldSegments: Bool = false, rereadFrom: String?, retry: RetryPolicy,
+         clock: MonotonicClock, stopFlag: StopFlag, logger: Logger) {
+        self.held = heldSegments
         self.plan = plan
         self.link = link
         self.startPosition = start
@@ -93,10 +96,11 @@ final class FetchPipeline: @unchecked Sendable {
         var failures = 0
         while !stopFlag.isRaised {
             let wait = pacer.delayBeforeFetch(now: clock.now())
-            if wait > Self.idleLimit { closeSegment() }
+            if wait > Self.idleLimit && !held { closeSegment() }
             if wait > 0, stopFlag.wait(seconds: wait) { return }
             if !queue.waitForRoom(seconds: Self.idleLimit) {
-                closeSegment()
+                // A held segment holds no snapshot: it may wait as long as the writer needs.
+                if !held { closeSegment() }
                 guard queue.waitForRoom(seconds: .infinity) else { return }
             }
             let limit = sizer.current
@@ -139,7 +143,7 @@ final class FetchPipeline: @unchecked Sendable {
 
     private func openSegment(at position: KeysetPosition) throws {
         try writers?.sample(link.connection)
-        try SegmentCursor.open(link.connection, plan: plan, position: position)
+        try SegmentCursor.open(link.connection, plan: plan, position: position, held: held)
         segmentOpenedAt = clock.now()
         segments += 1
         ExtractMetrics.segments.increment()
@@ -148,12 +152,12 @@ final class FetchPipeline: @unchecked Sendable {
     private func closeSegment() {
         guard segmentOpenedAt != nil else { return }
         segmentOpenedAt = nil
-        SegmentCursor.close(link.connection)
+        SegmentCursor.close(link.connection, held: held)
     }
 
     /// Ends the segment when its snapshot is old enough or another session waits for the table.
     private func endSegmentIfDue() throws {
-        guard let openedAt = segmentOpenedAt else { return }
+        guard let openedAt = segmentOpenedAt, !held else { return }
         let now = clock.now()
         if now - openedAt >= maxSnapshot {
             closeSegment()

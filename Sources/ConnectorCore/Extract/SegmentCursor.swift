@@ -3,10 +3,15 @@ import PostgresClient
 /// A segment: one read-only REPEATABLE READ transaction holding a `NO SCROLL` cursor over the
 /// keyset query from a position, read with `FETCH FORWARD n`. One segment costs one scan of the
 /// table (or one index range scan), however many batches it yields.
+///
+/// A `held` segment (no index on the cursor) declares the cursor `WITH HOLD` and commits at
+/// once: the server sorts the rest of the table and keeps the result for the session, so the
+/// snapshot and the table lock are released after that one scan and the batches are read from
+/// the kept result with no snapshot held at all (nothing holds back VACUUM while the job is paced).
 enum SegmentCursor {
     static let name = "timbal_segment"
 
-    static func open(_ connection: PostgresConnection, plan: ExtractPlan, position: KeysetPosition) throws {
+    static func open(_ connection: PostgresConnection, plan: ExtractPlan, position: KeysetPosition, held: Bool = false) throws {
         let query = KeysetQuery.make(plan: plan, position: position, limit: nil)
         try connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         do {
@@ -15,12 +20,15 @@ enum SegmentCursor {
             if ["r", "p", "v"].contains(plan.table.relkind) {
                 try connection.execute("LOCK TABLE \(SQLIdentifier.quote(schema: plan.table.schema, table: plan.table.name)) IN ACCESS SHARE MODE")
             }
-            try connection.query("DECLARE \(name) NO SCROLL CURSOR FOR \(query.sql)", query.parameters, types: query.parameterTypes)
+            let hold = held ? " WITH HOLD" : ""
+            try connection.query("DECLARE \(name) NO SCROLL CURSOR\(hold) FOR \(query.sql)", query.parameters, types: query.parameterTypes)
             try verifyNotRewritten(connection, plan: plan)
             // The cursor holds the table's lock, so its columns cannot change until the segment ends.
             try verifyColumns(connection, plan: plan)
+            // A held cursor's result is computed and kept by the server at commit.
+            if held { try connection.execute("COMMIT") }
         } catch {
-            close(connection)
+            close(connection, held: held)
             throw error
         }
     }
@@ -65,10 +73,12 @@ enum SegmentCursor {
         try connection.execute("FETCH FORWARD \(rows) FROM \(name)")
     }
 
-    /// Ends the segment's transaction; a broken connection has nothing left to end.
-    static func close(_ connection: PostgresConnection) {
+    /// Ends the segment's transaction (or drops a held cursor's kept result); a broken connection
+    /// has nothing left to end.
+    static func close(_ connection: PostgresConnection, held: Bool = false) {
         guard !connection.isBroken else { return }
         _ = try? connection.execute("ROLLBACK")
+        if held { _ = try? connection.execute("CLOSE \(name)") }
     }
 
     /// Whether another session waits for a lock on the table: the segment then ends early, so a

@@ -25,21 +25,49 @@ struct GentleReadTests {
         #expect(result.segments <= 2)
     }
 
-    @Test(arguments: [1, 3, 7])
-    func segmentsRollingOverKeepTiesAndNullCursorsExact(batchRows: Int) throws {
+    /// With an index: a new segment per batch (max_snapshot 0). Without: one held segment per pass.
+    @Test(arguments: [(1, true), (3, true), (7, true), (1, false), (7, false)])
+    func segmentsKeepTiesAndNullCursorsExact(batchRows: Int, indexed: Bool) throws {
         let scratch = try Scratch()
         try scratch.sql("""
             CREATE TABLE {s}.ties (id int PRIMARY KEY, updated_at timestamptz);
             INSERT INTO {s}.ties SELECT g, CASE WHEN g % 5 = 0 THEN NULL ELSE '2026-01-01'::timestamptz + (g / 6) * interval '1 s' END
             FROM generate_series(1, 300) g;
             """)
+        if indexed { try scratch.sql("CREATE INDEX ON {s}.ties (updated_at, id)") }
         var settings = scratch.connection
         settings.maxSnapshotSeconds = 0  // every batch ends its segment
         let spec = scratch.spec(table: "ties", batchRows: batchRows)
         let result = try Extractor(spec: spec, jobID: "roll", connection: settings, stateDir: scratch.stateDir, logger: scratch.logger).run()
-        #expect(result.segments >= 300 / batchRows)
+        #expect(indexed ? result.segments >= 300 / batchRows : result.segments == 2)
         #expect(result.nullCursorRows == 60)
         #expect(try scratch.kbIntegers("id", table: "ties") == Array(1...300))
+    }
+
+    /// Without an index the server sorts the table once and keeps the result: while the paced job
+    /// reads it, the session holds no snapshot (nothing holds back VACUUM) and no lock on the table.
+    @Test func aPacedUnindexedJobHoldsNoSnapshotWhileItReads() throws {
+        let scratch = try Scratch()
+        try scratch.sql("""
+            CREATE TABLE {s}.plain (id int PRIMARY KEY, updated_at timestamptz NOT NULL);
+            INSERT INTO {s}.plain SELECT g, '2026-01-01'::timestamptz + (g * 7919 % 20000) * interval '1 s' FROM generate_series(1, 20000) g;
+            """)
+        let spec = scratch.spec(table: "plain", pacing: Pacing(maxRowsPerSec: 4000))
+        let extractor = scratch.extractor(spec, jobID: "held")
+        let observer = try TestDatabase.connect()
+        var seen: [String] = []
+        let result = try extractor.run { progress in
+            guard progress.batches == 10 || progress.batches == 30 else { return }
+            let row = try? observer.execute("""
+                SELECT coalesce(a.backend_xmin::text, 'none'),
+                       (SELECT count(*) FROM pg_locks l WHERE l.pid = a.pid AND l.relation = '\(scratch.table("plain"))'::regclass)
+                FROM pg_stat_activity a WHERE a.application_name = 'timbal-connector job=held'
+                """)
+            seen.append("\(row?.string(0, 0) ?? "?")/\(row?.string(0, 1) ?? "?")")
+        }
+        #expect(result.state == .completed && result.segments == 1)
+        #expect(seen == ["none/0", "none/0"])
+        #expect(try scratch.kbIntegers("id", table: "plain") == Array(1...20000))
     }
 
     @Test func theRateCapHoldsAfterATableLockIsReleased() throws {
