@@ -56,9 +56,18 @@ public final class HostedSink: BatchSink, @unchecked Sendable {
 
     deinit { encoder?.deallocate() }
 
-    public func land(_ batch: PostgresResult, checkpoint: Checkpoint?) throws -> Int {
+    /// JSON may take up to twice a row's text (escapes), and a frame must stay under the
+    /// channel's message limit.
+    public var maxRowBytes: Int { ChannelClient.maxMessageBytes / 2 - 4096 }
+
+    public func land(_ batch: RowBatch, checkpoint: Checkpoint?) throws -> Int {
         buffer.removeAll(keepingCapacity: true)
         encoder!.appendRows(batch, to: &buffer)
+        if buffer.count > ChannelClient.maxMessageBytes - 65_536 {
+            throw HostedSinkError.frameTooLarge(rows: batch.rowCount, bytes: buffer.count)
+        }
+        // The encoding buffer of a large batch is not kept for the next, small one.
+        defer { if buffer.capacity > 4 << 20 { buffer = [] } }
         try send(rowsJSON: buffer, rowCount: batch.rowCount, checkpoint: checkpoint, final: false)
         return 0
     }
@@ -135,5 +144,12 @@ public final class HostedSink: BatchSink, @unchecked Sendable {
 
 enum HostedSinkError: Error, CustomStringConvertible {
     case stopped
-    var description: String { "stopped while waiting for the control plane to acknowledge batches" }
+    case frameTooLarge(rows: Int, bytes: Int)
+    var description: String {
+        switch self {
+        case .stopped: return "stopped while waiting for the control plane to acknowledge batches"
+        case .frameTooLarge(let rows, let bytes):
+            return "batch_bytes: a batch of \(rows) rows encodes to \(bytes) bytes, over the channel's \(ChannelClient.maxMessageBytes)-byte message limit; lower batch_bytes in connections.json"
+        }
+    }
 }

@@ -29,6 +29,10 @@ public final class HostedKBs: @unchecked Sendable {
     private func kb(_ kbID: Int64) throws -> KBFile {
         if let existing = open[kbID] { return existing }
         let kb = try KBFile(path: path(kbID: kbID), kbID: kbID, label: "hosted KB \(kbID)")
+        // Never write on a damaged file: checked once per plane process, before the first batch.
+        if let damage = try kb.database.quickCheck() {
+            throw KBError(field: "kb", problem: "\(path(kbID: kbID)) is damaged (\(damage)); move it aside or restore it from a backup")
+        }
         try kb.database.execute(
             """
             CREATE TABLE IF NOT EXISTS _timbal_batches (

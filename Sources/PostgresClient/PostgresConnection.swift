@@ -68,6 +68,8 @@ public final class PostgresConnection {
             var descriptor = pollfd(fd: PQsocket(connection), events: Int16(events), revents: 0)
             if poll(&descriptor, 1, 100) != 0 { status = PQconnectPoll(connection) }
         }
+        // libpq prints server notices to stderr by default; they are not the connector's to print.
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
         handle = connection
     }
 

@@ -31,6 +31,13 @@ public final class PostgresResult {
         return UnsafeBufferPointer(start: pointer, count: length)
     }
 
+    /// Bytes of one row's cells (their text as libpq holds it).
+    public func rowBytes(_ row: Int) -> Int {
+        var total = 0
+        for column in 0..<Int32(columnCount) { total += Int(PQgetlength(handle, Int32(row), column)) }
+        return total
+    }
+
     public func string(_ row: Int, _ column: Int) -> String? {
         guard let cell = bytes(row, column) else { return nil }
         return String(decoding: cell, as: UTF8.self)

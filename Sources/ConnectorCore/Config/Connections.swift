@@ -15,6 +15,8 @@ public struct ConnectionSettings: Sendable {
     public var cursorLookbackSeconds: Int = 0
     /// Incremental runs of integer or numeric cursors reach back this many cursor units (0 = none).
     public var cursorLookbackValues: Int64 = 0
+    /// A batch holds at most about this many bytes of cells, whatever `batch_rows` says.
+    public var batchBytes: Int = ConnectionSettings.defaultBatchBytes
     /// Longest a segment holds one snapshot (and so holds back vacuum), in seconds.
     public var maxSnapshotSeconds: Double = Double(ConnectionSettings.defaultMaxSnapshotSeconds)
     /// Schemas the control plane may read through this connection (empty = any the role can read).
@@ -27,6 +29,7 @@ public struct ConnectionSettings: Sendable {
     public static let defaultIdleInTransactionTimeoutMs = 60_000
     public static let defaultConnectTimeoutSeconds = 10
     public static let defaultMaxSnapshotSeconds = 30
+    public static let defaultBatchBytes = 16 << 20
     /// Client-side margin on top of the statement timeout before a silent server is given up on.
     public static let clientDeadlineMarginSeconds = 5.0
     /// The client-side deadline when the statement timeout is off.
@@ -88,7 +91,7 @@ public struct Connections: Sendable {
 
     public static let knownKeys = ["kind", "dsn", "dsn_file", "dsn_env", "statement_timeout_ms", "lock_timeout_ms",
                                    "idle_in_transaction_timeout_ms", "connect_timeout_s", "max_snapshot_s",
-                                   "cursor_lookback_s", "cursor_lookback_values", "allow", "query"]
+                                   "cursor_lookback_s", "cursor_lookback_values", "batch_bytes", "allow", "query"]
 
     public init(file: String, entries: [String: ConnectionSettings]) {
         self.file = file
@@ -175,6 +178,9 @@ public struct Connections: Sendable {
         let snapshot = try milliseconds("max_snapshot_s", ConnectionSettings.defaultMaxSnapshotSeconds)
         guard snapshot > 0 else { throw fail("max_snapshot_s", "expected a whole number >= 1") }
         settings.maxSnapshotSeconds = Double(snapshot)
+        let batchBytes = try milliseconds("batch_bytes", ConnectionSettings.defaultBatchBytes)
+        guard batchBytes >= 65_536 else { throw fail("batch_bytes", "expected a whole number >= 65536") }
+        settings.batchBytes = batchBytes
         return settings
     }
 

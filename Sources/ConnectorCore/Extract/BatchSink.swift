@@ -13,7 +13,9 @@ public protocol BatchSink: AnyObject {
     func open(plan: ExtractPlan) throws -> [String]
     /// Lands one batch together with the checkpoint it completes; may block for backpressure.
     /// Returns how many rows replaced an earlier version of themselves (when it can tell).
-    func land(_ batch: PostgresResult, checkpoint: Checkpoint?) throws -> Int
+    func land(_ batch: RowBatch, checkpoint: Checkpoint?) throws -> Int
+    /// The largest row (bytes of its cells) this destination can take; a larger one fails the job.
+    var maxRowBytes: Int { get }
     /// Ends the run: `completed` finishes the destination (e.g. the replace swap), `stopped` leaves it resumable.
     func close(state: ExtractResult.State) throws
     /// Rows landed by every run of this job.

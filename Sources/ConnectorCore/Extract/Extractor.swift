@@ -139,6 +139,7 @@ public final class Extractor: @unchecked Sendable {
 
         let pipeline = FetchPipeline(plan: plan, link: sourceLink, start: start, batchRows: spec.batchRows,
                                      pacing: spec.pacing, maxSnapshotSeconds: segmentSeconds, heldSegments: !indexed && table.relkind != "v",
+                                     batchBytes: settings.batchBytes, maxRowBytes: sink.maxRowBytes,
                                      rereadFrom: carriedRereadFrom, retry: retry, clock: clock, stopFlag: stopFlag, logger: logger)
         if stopFlag.isRaised { sourceLink.cancel() }
 
@@ -150,22 +151,22 @@ public final class Extractor: @unchecked Sendable {
             while let batch = pipeline.next() {
                 if stopFlag.isRaised { break }
                 // The rate cap is judged on rows landed, so it gates landing (a bounded bucket).
-                let wait = pacer.delayBeforeRows(batch.result.rowCount, now: clock.now())
+                let wait = pacer.delayBeforeRows(batch.batch.rowCount, now: clock.now())
                 if wait > 0, stopFlag.wait(seconds: wait) { break }
                 let writeStarted = clock.now()
-                let mergedNow = try sink.land(batch.result, checkpoint: batch.checkpoint)
-                pacer.spend(batch.result.rowCount, now: clock.now())
+                let mergedNow = try sink.land(batch.batch, checkpoint: batch.checkpoint)
+                pacer.spend(batch.batch.rowCount, now: clock.now())
                 ExtractMetrics.writeLatency.recordNanoseconds(Int64((clock.now() - writeStarted) * 1e9))
-                ExtractMetrics.rows.increment(by: batch.result.rowCount)
+                ExtractMetrics.rows.increment(by: batch.batch.rowCount)
                 ExtractMetrics.batches.increment()
                 ExtractMetrics.lastBatch.record(unixSeconds())
                 if mergedNow > 0 { ExtractMetrics.mergedRows.increment(by: mergedNow) }
-                rows += Int64(batch.result.rowCount)
+                rows += Int64(batch.batch.rowCount)
                 merged += Int64(mergedNow)
-                if batch.checkpoint?.nullCursorPass == true { nullRows += Int64(batch.result.rowCount) }
+                if batch.checkpoint?.nullCursorPass == true { nullRows += Int64(batch.batch.rowCount) }
                 batches += 1
                 checkpoint = batch.checkpoint
-                logger.debug("batch landed", metadata: ["batch.rows": "\(batch.result.rowCount)", "batch.merged": "\(mergedNow)",
+                logger.debug("batch landed", metadata: ["batch.rows": "\(batch.batch.rowCount)", "batch.merged": "\(mergedNow)",
                                                         "cursor": "\(checkpoint?.summary ?? "")"])
                 onProgress(ExtractProgress(rowsLanded: rows, batches: batches, elapsedSeconds: clock.now() - started,
                                            checkpoint: checkpoint, estimatedRows: table.estimatedRows))

@@ -3,7 +3,7 @@ import PostgresClient
 
 /// A batch read from the source, with the checkpoint that is committed once it lands.
 struct FetchedBatch: Sendable {
-    let result: PostgresResult
+    let batch: RowBatch
     let checkpoint: Checkpoint?
 }
 
@@ -34,6 +34,12 @@ final class FetchPipeline: @unchecked Sendable {
     private let stopFlag: StopFlag
     private let logger: Logger
     private let maxSnapshot: Double
+    /// A batch holds at most this many bytes of cells (plus the rows of one fetch beyond it).
+    private let batchBytes: Int
+    /// A row larger than this fails the job (the destination cannot take it).
+    private let maxRowBytes: Int
+    /// Average bytes per row of the last fetch; nil until the first fetch, which reads one row.
+    private var averageRowBytes: Int?
     /// No index on the cursor: one held segment per pass (see `SegmentCursor`).
     private let held: Bool
     private let queue = Handoff<FetchedBatch>(capacity: 1)
@@ -48,9 +54,12 @@ final class FetchPipeline: @unchecked Sendable {
     private(set) var segments = 0
 
     init(plan: ExtractPlan, link: SourceLink, start: KeysetPosition, batchRows: Int, pacing: Pacing,
-         maxSnapshotSeconds: Double, heldSegments: Bool = false, rereadFrom: String?, retry: RetryPolicy,
+         maxSnapshotSeconds: Double, heldSegments: Bool = false, batchBytes: Int = ConnectionSettings.defaultBatchBytes,
+         maxRowBytes: Int = .max, rereadFrom: String?, retry: RetryPolicy,
          clock: MonotonicClock, stopFlag: StopFlag, logger: Logger) {
         self.held = heldSegments
+        self.batchBytes = max(1, batchBytes)
+        self.maxRowBytes = maxRowBytes
         self.plan = plan
         self.link = link
         self.startPosition = start
@@ -105,10 +114,10 @@ final class FetchPipeline: @unchecked Sendable {
             }
             let limit = sizer.current
             let startedAt = clock.now()
-            let result: PostgresResult
+            let fetched: (batch: RowBatch, exhausted: Bool)
             do {
                 if segmentOpenedAt == nil { try openSegment(at: position) }
-                result = try SegmentCursor.fetch(link.connection, rows: limit)
+                fetched = try fetchBatch(rows: limit)
                 failures = 0
             } catch let error as PostgresError where error.isTransient && !stopFlag.isRaised {
                 closeSegment()
@@ -119,18 +128,18 @@ final class FetchPipeline: @unchecked Sendable {
             let endedAt = clock.now()
             pacer.didFetch(endedAt: endedAt)
             ExtractMetrics.fetchLatency.recordNanoseconds(Int64((endedAt - startedAt) * 1e9))
-            logger.trace("batch fetched", metadata: ["batch.rows": "\(result.rowCount)"])
+            logger.trace("batch fetched", metadata: ["batch.rows": "\(fetched.batch.rowCount)", "batch.bytes": "\(fetched.batch.byteCount)"])
             sizer.succeeded()
-            let count = result.rowCount
+            let count = fetched.batch.rowCount
             var after = position
-            if count > 0 {
+            if count > 0, let last = fetched.batch.parts.last(where: { $0.rowCount > 0 }) {
                 let keys = position.pass == .nullCursor ? plan.tiebreaker : plan.valueKeys
-                after.after = keys.map { result.string(count - 1, plan.resultIndex(of: $0.name)) ?? "" }
+                after.after = keys.map { last.string(last.rowCount - 1, plan.resultIndex(of: $0.name)) ?? "" }
                 var checkpoint = after.checkpoint(plan: plan)
                 checkpoint?.rereadFrom = writers?.rereadFrom
-                guard queue.put(FetchedBatch(result: result, checkpoint: checkpoint)) else { return }
+                guard queue.put(FetchedBatch(batch: fetched.batch, checkpoint: checkpoint)) else { return }
             }
-            if count < limit {
+            if fetched.exhausted {
                 closeSegment()
                 guard position.pass == .nullCursor else { return }
                 position = KeysetPosition(pass: .values, after: nil)
@@ -139,6 +148,37 @@ final class FetchPipeline: @unchecked Sendable {
                 try endSegmentIfDue()
             }
         }
+    }
+
+    /// Reads up to `rows` rows, and about `batchBytes` bytes, in as many fetches as that takes:
+    /// each fetch asks for as many rows as the average row size says fit (the job's first fetch
+    /// reads one row to learn it). `exhausted` says the segment's cursor has no more rows.
+    private func fetchBatch(rows limit: Int) throws -> (batch: RowBatch, exhausted: Bool) {
+        var parts: [PostgresResult] = []
+        var rows = 0, bytes = 0
+        while rows < limit && bytes < batchBytes {
+            let fits = averageRowBytes.map { max(1, (batchBytes - bytes) / max(1, $0)) } ?? 1
+            let want = min(limit - rows, fits)
+            let result = try SegmentCursor.fetch(link.connection, rows: want)
+            var resultBytes = 0
+            for row in 0..<result.rowCount {
+                let size = result.rowBytes(row)
+                if size > maxRowBytes { throw ExtractError.rowTooLarge(key: rowKey(result, row), bytes: size, limit: maxRowBytes) }
+                resultBytes += size
+            }
+            if result.rowCount > 0 { averageRowBytes = max(1, resultBytes / result.rowCount) }
+            parts.append(result)
+            rows += result.rowCount
+            bytes += resultBytes
+            if result.rowCount < want { return (RowBatch(parts: parts, byteCount: bytes), true) }
+        }
+        return (RowBatch(parts: parts, byteCount: bytes), false)
+    }
+
+    /// `id=5, region=eu`: the row's key, to name it in an error.
+    private func rowKey(_ result: PostgresResult, _ row: Int) -> String {
+        let keys = plan.tiebreaker.isEmpty ? plan.valueKeys : plan.tiebreaker
+        return keys.map { "\($0.name)=\(result.string(row, plan.resultIndex(of: $0.name)) ?? "NULL")" }.joined(separator: ", ")
     }
 
     private func openSegment(at position: KeysetPosition) throws {
@@ -205,11 +245,14 @@ final class FetchPipeline: @unchecked Sendable {
 /// Why an extract gave up.
 public enum ExtractError: Error, CustomStringConvertible {
     case retriesExhausted(attempts: Int, last: Error)
+    case rowTooLarge(key: String, bytes: Int, limit: Int)
 
     public var description: String {
         switch self {
         case .retriesExhausted(let attempts, let last):
             return "source: gave up after \(attempts) retries; last error: \(last)"
+        case .rowTooLarge(let key, let bytes, let limit):
+            return "source: the row (\(key)) holds \(bytes) bytes, more than the \(limit) this destination takes in one row; leave the large column out with source.columns, or use placement local"
         }
     }
 }

@@ -28,7 +28,7 @@ enum SegmentCursor {
             // A held cursor's result is computed and kept by the server at commit.
             if held { try connection.execute("COMMIT") }
         } catch {
-            close(connection, held: held)
+            close(connection)
             throw error
         }
     }
@@ -73,12 +73,11 @@ enum SegmentCursor {
         try connection.execute("FETCH FORWARD \(rows) FROM \(name)")
     }
 
-    /// Ends the segment's transaction (or drops a held cursor's kept result); a broken connection
-    /// has nothing left to end.
+    /// Ends the segment's transaction, or drops a held cursor's kept result (its transaction has
+    /// ended already); a broken connection has nothing left to end.
     static func close(_ connection: PostgresConnection, held: Bool = false) {
         guard !connection.isBroken else { return }
-        _ = try? connection.execute("ROLLBACK")
-        if held { _ = try? connection.execute("CLOSE \(name)") }
+        _ = try? connection.execute(held ? "CLOSE \(name)" : "ROLLBACK")
     }
 
     /// Whether another session waits for a lock on the table: the segment then ends early, so a

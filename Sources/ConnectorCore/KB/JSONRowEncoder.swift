@@ -11,11 +11,26 @@ public struct JSONRowEncoder {
 
     public func deallocate() { timestamp.deallocate() }
 
+    /// Appends `[[cell, ...], ...]` for every row of the batch.
+    public func appendRows(_ batch: RowBatch, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "["))
+        var first = true
+        for result in batch.parts { appendRows(result, first: &first, to: &out) }
+        out.append(UInt8(ascii: "]"))
+    }
+
     /// Appends `[[cell, ...], ...]` for every row of `result`.
     public func appendRows(_ result: PostgresResult, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "["))
+        var first = true
+        appendRows(result, first: &first, to: &out)
+        out.append(UInt8(ascii: "]"))
+    }
+
+    private func appendRows(_ result: PostgresResult, first: inout Bool, to out: inout [UInt8]) {
         for row in 0..<result.rowCount {
-            if row > 0 { out.append(UInt8(ascii: ",")) }
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
             out.append(UInt8(ascii: "["))
             for (column, kind) in kinds.enumerated() {
                 if column > 0 { out.append(UInt8(ascii: ",")) }
@@ -24,7 +39,6 @@ public struct JSONRowEncoder {
             }
             out.append(UInt8(ascii: "]"))
         }
-        out.append(UInt8(ascii: "]"))
     }
 
     private func appendCell(_ cell: UnsafeBufferPointer<UInt8>, kind: ColumnKind, to out: inout [UInt8]) {

@@ -19,13 +19,14 @@ final class KBBatchWriter {
     /// Inserts (or merges) the batch's rows and records `checkpoint`, atomically; returns how
     /// many rows replaced an earlier version of themselves.
     @discardableResult
-    func land(_ result: PostgresResult, checkpoint: Checkpoint?) throws -> Int {
-        let rows = result.rowCount
-        return try writer.land(checkpoint: checkpoint.map { $0.json.serialized() }) { writer in
-            for row in 0..<rows {
-                try writer.row { statement in try self.bindRow(result, row, into: statement) }
+    func land(_ batch: RowBatch, checkpoint: Checkpoint?) throws -> Int {
+        try writer.land(checkpoint: checkpoint.map { $0.json.serialized() }) { writer in
+            for result in batch.parts {
+                for row in 0..<result.rowCount {
+                    try writer.row { statement in try self.bindRow(result, row, into: statement) }
+                }
             }
-            return rows
+            return batch.rowCount
         }
     }
 

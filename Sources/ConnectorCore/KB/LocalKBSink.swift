@@ -63,9 +63,12 @@ public final class LocalKBSink: BatchSink {
         return target.mergeKey
     }
 
-    public func land(_ batch: PostgresResult, checkpoint: Checkpoint?) throws -> Int {
+    public func land(_ batch: RowBatch, checkpoint: Checkpoint?) throws -> Int {
         try writer!.land(batch, checkpoint: checkpoint)
     }
+
+    /// SQLite's own limit on one value (SQLITE_MAX_LENGTH, 1e9 bytes by default).
+    public var maxRowBytes: Int { 1_000_000_000 }
 
     public func close(state: ExtractResult.State) throws {
         defer { tableLock?.release() }
