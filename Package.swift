@@ -36,12 +36,16 @@ let package = Package(
         // The KB's rules (modes, merge by key, schema evolution, bookkeeping), one copy for the
         // local KB and the development plane's hosted KBs. No libpq.
         .target(name: "KBRules", dependencies: ["SQLiteStore", "TimbalSupport"]),
+        // The platform's model: JSON (exact parser, one field reader), the job spec, checkpoints,
+        // pacing, the field error type. No libpq, no SQLite: the channel and the plane use it.
+        .target(name: "TimbalModel", dependencies: ["TimbalSupport"]),
         .target(
             name: "ConnectorCore",
             dependencies: [
                 "PostgresClient",
                 "SQLiteStore",
                 "KBRules",
+                "TimbalModel",
                 "TimbalSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -49,7 +53,7 @@ let package = Package(
         ),
         .target(
             name: "ChannelProtocol",
-            dependencies: ["ConnectorCore"]
+            dependencies: ["TimbalModel", "TimbalSupport"]
         ),
         .target(
             name: "ConnectorDaemon",
@@ -68,7 +72,8 @@ let package = Package(
         .target(
             name: "DevPlane",
             dependencies: [
-                "ConnectorCore",
+                "TimbalModel",
+                "TimbalSupport",
                 "KBRules",
                 "ChannelProtocol",
                 "SQLiteStore",

@@ -1,4 +1,5 @@
-import ConnectorCore
+import TimbalModel
+import TimbalSupport
 
 /// A message that could not be read: names the field and the problem.
 public struct ChannelDecodingError: Error, CustomStringConvertible, Sendable {

@@ -1,4 +1,5 @@
-import ConnectorCore
+import TimbalModel
+import TimbalSupport
 
 /// The channel protocol's version; see docs/protocol.md. A peer with another major version is refused.
 public let channelProtocolVersion = 1

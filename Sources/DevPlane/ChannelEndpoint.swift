@@ -1,5 +1,6 @@
 import ChannelProtocol
-import ConnectorCore
+import TimbalModel
+import TimbalSupport
 import Hummingbird
 import HummingbirdWebSocket
 import Logging

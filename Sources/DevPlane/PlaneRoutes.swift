@@ -1,5 +1,6 @@
 import ChannelProtocol
-import ConnectorCore
+import TimbalModel
+import TimbalSupport
 import Foundation
 import Hummingbird
 import HummingbirdWebSocket

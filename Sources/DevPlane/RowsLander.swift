@@ -1,4 +1,5 @@
-import ConnectorCore
+import TimbalModel
+import TimbalSupport
 import KBRules
 import SQLiteStore
 

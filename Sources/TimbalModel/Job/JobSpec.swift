@@ -1,3 +1,4 @@
+import TimbalSupport
 /// An extract job as the control plane dispatches it (CONTRACT.md section 1), with defaults applied.
 public struct JobSpec: Sendable, Equatable {
     public enum Mode: String, Sendable, CaseIterable {

@@ -1,3 +1,4 @@
+import TimbalSupport
 /// A resume position: the contract's `{"kind": ..., "value": ...}` cursor, extended with the
 /// tie-breaker and the pass it belongs to. Values are Postgres's own text forms, so they
 /// round-trip exactly (microseconds and zone for timestamps, every digit of a numeric).

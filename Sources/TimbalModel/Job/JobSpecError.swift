@@ -1,3 +1,4 @@
+import TimbalSupport
 /// A job spec that cannot run: names the field path and the problem, e.g.
 /// `source.cursor_column: must not be empty`.
 public struct JobSpecError: Error, CustomStringConvertible, Equatable, Sendable {
@@ -13,9 +14,9 @@ public struct JobSpecError: Error, CustomStringConvertible, Equatable, Sendable 
 }
 
 /// Reads typed fields out of a JSON object, producing `JobSpecError`s that name the path.
-struct FieldReader {
-    let object: JSONValue
-    let path: String
+package struct FieldReader {
+    package let object: JSONValue
+    package let path: String
 
     init(_ value: JSONValue, path: String) throws {
         guard case .object = value else {
@@ -25,20 +26,20 @@ struct FieldReader {
         self.path = path
     }
 
-    func field(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+    package func field(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
 
     /// The member, or nil when absent or JSON null (the contract treats both as "use the default").
-    func value(_ key: String) -> JSONValue? {
+    package func value(_ key: String) -> JSONValue? {
         guard let value = object[key], value != .null else { return nil }
         return value
     }
 
-    func required(_ key: String) throws -> JSONValue {
+    package func required(_ key: String) throws -> JSONValue {
         guard let value = value(key) else { throw JobSpecError(field: field(key), problem: "is required") }
         return value
     }
 
-    func string(_ key: String) throws -> String? {
+    package func string(_ key: String) throws -> String? {
         guard let value = value(key) else { return nil }
         guard case .string(let text) = value else {
             throw JobSpecError(field: field(key), problem: "expected a string, got \(value.typeName)")
@@ -46,18 +47,18 @@ struct FieldReader {
         return text
     }
 
-    func requiredString(_ key: String) throws -> String {
+    package func requiredString(_ key: String) throws -> String {
         guard let text = try string(key) else { throw JobSpecError(field: field(key), problem: "is required") }
         return text
     }
 
-    func nonEmptyString(_ key: String) throws -> String? {
+    package func nonEmptyString(_ key: String) throws -> String? {
         guard let text = try string(key) else { return nil }
         if text.isEmpty { throw JobSpecError(field: field(key), problem: "must not be empty") }
         return text
     }
 
-    func integer(_ key: String, min: Int64, max: Int64 = Int64.max, typeName: String) throws -> Int64? {
+    package func integer(_ key: String, min: Int64, max: Int64 = Int64.max, typeName: String) throws -> Int64? {
         guard let value = value(key) else { return nil }
         guard case .number(let text) = value else {
             throw JobSpecError(field: field(key), problem: "expected \(typeName), got \(value.typeName)")
@@ -70,7 +71,7 @@ struct FieldReader {
         return number
     }
 
-    func bool(_ key: String) throws -> Bool? {
+    package func bool(_ key: String) throws -> Bool? {
         guard let value = value(key) else { return nil }
         guard case .bool(let flag) = value else {
             throw JobSpecError(field: field(key), problem: "expected a boolean, got \(value.typeName)")
@@ -79,7 +80,7 @@ struct FieldReader {
     }
 
     /// A list of identifiers: non-empty strings, no duplicates; `[]` is refused when `allowEmpty` is false.
-    func identifierList(_ key: String, allowEmpty: Bool) throws -> [String]? {
+    package func identifierList(_ key: String, allowEmpty: Bool) throws -> [String]? {
         guard let value = value(key) else { return nil }
         guard case .array(let items) = value else {
             throw JobSpecError(field: field(key), problem: "expected an array of strings, got \(value.typeName)")
@@ -101,7 +102,7 @@ struct FieldReader {
         return names
     }
 
-    func oneOf<T: RawRepresentable>(_ key: String, _: T.Type, allowed: [T]) throws -> T? where T.RawValue == String {
+    package func oneOf<T: RawRepresentable>(_ key: String, _: T.Type, allowed: [T]) throws -> T? where T.RawValue == String {
         guard let text = try string(key) else { return nil }
         guard let choice = T(rawValue: text), allowed.contains(where: { $0.rawValue == choice.rawValue }) else {
             let names = allowed.map(\.rawValue).joined(separator: ", ")

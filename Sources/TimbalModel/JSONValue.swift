@@ -1,3 +1,4 @@
+import TimbalSupport
 /// A parsed JSON document, kept exact: numbers keep their source text so int64 and decimals survive.
 public enum JSONValue: Equatable, Sendable {
     case null

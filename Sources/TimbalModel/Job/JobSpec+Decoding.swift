@@ -1,3 +1,4 @@
+import TimbalSupport
 extension JobSpec {
     /// Source kinds the platform knows; only `postgres` is implemented by this connector.
     public static let knownSourceKinds = ["postgres", "sql_server", "mysql"]
@@ -86,7 +87,7 @@ extension Pacing {
 }
 
 extension Optional {
-    func unwrap(or field: String) throws -> Wrapped {
+    package func unwrap(or field: String) throws -> Wrapped {
         guard let value = self else { throw JobSpecError(field: field, problem: "is required") }
         return value
     }

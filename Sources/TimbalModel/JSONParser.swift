@@ -1,3 +1,4 @@
+import TimbalSupport
 /// A small strict JSON parser (RFC 8259) that keeps numbers as text.
 public struct JSONParser {
     public struct SyntaxError: Error, CustomStringConvertible, Sendable {
