@@ -25,7 +25,7 @@ for name in config connections; do
         install -m 0640 -o root -g timbal-connector "config/$name.example.json" "$target"
     fi
 done
-install -d -m 0750 -o timbal-connector -g timbal-connector /var/lib/timbal-connector
+install -d -m 0700 -o timbal-connector -g timbal-connector /var/lib/timbal-connector
 
 echo "==> systemd unit"
 sed "s|/usr/local/bin/timbal-connector|$prefix/bin/timbal-connector|" systemd/timbal-connector.service \

@@ -21,7 +21,7 @@ struct OperatorErrorsTests {
         let missing = NSTemporaryDirectory() + "timbal-typo-\(UUID().uuidString.prefix(8))"
         let run = try ConnectorBinary.run(["jobs", "--state-dir", missing], logDirectory: NSTemporaryDirectory(), name: "jobs-typo")
         #expect(run.status == 1)
-        #expect(run.stderr.contains("no state here (no state.sqlite)"), "\(run.stderr)")
+        #expect(run.stderr.contains("no state here (no state.sqlite, no kb/)"), "\(run.stderr)")
         #expect(!FileManager.default.fileExists(atPath: missing))
     }
 
@@ -30,6 +30,9 @@ struct OperatorErrorsTests {
         let state = scratch.stateDir + "/state"
         let first = try ConnectorBinary.run(try files(scratch, stateDir: state), logDirectory: scratch.stateDir, name: "first")
         #expect(first.status == 0, "\(first.stderr)")
+        // `jobs` lists jobs run with `extract` too (they live in the KB's records only).
+        let jobs = try ConnectorBinary.run(["jobs", "--state-dir", state], logDirectory: scratch.stateDir, name: "jobs")
+        #expect(jobs.status == 0 && jobs.stdout.contains("ops") && jobs.stdout.contains("completed"), "\(jobs.stdout)\(jobs.stderr)")
         for directory in [state, state + "/kb", state + "/locks"] {
             let mode = try FileManager.default.attributesOfItem(atPath: directory)[.posixPermissions] as? Int
             #expect(mode == 0o700, "\(directory)")

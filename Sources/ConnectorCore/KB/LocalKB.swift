@@ -1,3 +1,4 @@
+import FoundationEssentials
 import SQLiteStore
 
 /// One local knowledge base: `<state-dir>/kb/<kb_id>.sqlite`, a `KBFile` (WAL mode, the extracted
@@ -64,4 +65,36 @@ public final class LocalKB {
         try database.rows("SELECT name FROM pragma_table_info(?) ORDER BY cid", [.text(table)]).compactMap { $0[0].text }
     }
 
+}
+
+extension LocalKB {
+    /// One job as a local KB remembers it (jobs run with `extract` live only there).
+    public struct JobLine: Sendable {
+        public var jobID: String
+        public var kbID: Int64
+        public var destTable: String
+        public var state: String
+        public var rowsLanded: Int64
+        public var updatedAt: String
+    }
+
+    /// Every job recorded in the KBs under `<state-dir>/kb/`, read-only (nothing is created).
+    public static func recordedJobs(stateDir: String) -> [JobLine] {
+        let directory = "\(stateDir)/kb"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return [] }
+        var lines: [JobLine] = []
+        for name in names where name.hasSuffix(".sqlite") {
+            guard let kbID = Int64(name.dropLast(".sqlite".count)),
+                  let database = try? SQLiteDatabase(path: "\(directory)/\(name)", readOnly: true),
+                  let rows = try? database.rows("SELECT job_id, dest_table, state, rows_landed, updated_at FROM _timbal_jobs")
+            else { continue }
+            for row in rows {
+                var landed: Int64 = 0
+                if case .integer(let value) = row[3] { landed = value }
+                lines.append(JobLine(jobID: row[0].text ?? "", kbID: kbID, destTable: row[1].text ?? "",
+                                     state: row[2].text ?? "", rowsLanded: landed, updatedAt: row[4].text ?? ""))
+            }
+        }
+        return lines
+    }
 }
