@@ -25,8 +25,10 @@ install -D -m 0640 config/connections.example.json "$root/etc/timbal-connector/c
 install -d "$root/usr/share/doc/timbal-connector"
 cp README.md docs/*.md "$root/usr/share/doc/timbal-connector/"
 
-# Shared libraries the binary needs, as Debian packages (libpq5, libsqlite3-0, libc, libstdc++...).
-depends=$(ldd "$root/usr/bin/timbal-connector" | awk '/=> \// {print $3}' | while read -r lib; do
+# The shared libraries the binary links directly (libpq, SQLite, the C and C++ runtimes), as the
+# Debian packages that ship them; their own dependencies come with them.
+depends=$(ldd "$root/usr/bin/timbal-connector" | awk '/=> \// {print $3}' \
+    | grep -E '/(libpq|libsqlite3|libstdc\+\+|libgcc_s|libc|libm|libz)\.so' | while read -r lib; do
     dpkg -S "$(readlink -f "$lib")" 2>/dev/null || dpkg -S "$lib" 2>/dev/null || true
 done | cut -d: -f1 | sort -u | grep -v '^$' | paste -sd, | sed 's/,/, /g')
 

@@ -113,7 +113,7 @@ public struct HostedBatch: Equatable, Sendable {
     public var mode: String
     public var keyColumns: [String]
     public var columns: [Column]
-    /// Cells as CONTRACT.md section 3 says: numbers, exact decimals and timestamps as strings, `0x` hex, null.
+    /// Cells as the platform specifies them (docs/protocol.md): numbers, exact decimals and timestamps as strings, `0x` hex, null.
     public var rows: [[JSONValue]]
     /// The checkpoint this batch completes; committed by the connector once the plane acks it.
     public var checkpoint: JSONValue?

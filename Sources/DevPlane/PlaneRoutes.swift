@@ -6,7 +6,7 @@ import Hummingbird
 import HummingbirdWebSocket
 import Logging
 
-/// The platform's public routes, as the development plane serves them (CONTRACT.md sections 1 and 2).
+/// The platform's public routes, as the development plane serves them (README, "Development control plane").
 struct PlaneRoutes: Sendable {
     let config: DevPlaneConfig
     let store: PlaneStore

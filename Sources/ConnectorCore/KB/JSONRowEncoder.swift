@@ -1,7 +1,7 @@
 import PostgresClient
 
 /// Writes a batch's rows as JSON straight from libpq's buffers, without building a JSON tree: the
-/// hosted path's hot loop. Cells follow CONTRACT.md section 3: numbers stay numbers, exact decimals and
+/// hosted path's hot loop. Cells follow the platform's convention (docs/protocol.md): numbers stay numbers, exact decimals and
 /// timestamps are strings, binary is `0x` hex, arrays are JSON arrays, NULL is null.
 public struct JSONRowEncoder {
     public let kinds: [ColumnKind]

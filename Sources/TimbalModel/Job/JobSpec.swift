@@ -1,5 +1,5 @@
 import TimbalSupport
-/// An extract job as the control plane dispatches it (CONTRACT.md section 1), with defaults applied.
+/// An extract job as the control plane dispatches it (README, "Job spec reference"), with defaults applied.
 public struct JobSpec: Sendable, Equatable {
     public enum Mode: String, Sendable, CaseIterable {
         case create, append, replace, upsert
@@ -25,7 +25,7 @@ public struct JobSpec: Sendable, Equatable {
     public var pacing: Pacing
     public var placement: Placement
 
-    /// The connector capabilities this job needs (CONTRACT.md section 1).
+    /// The connector capabilities this job needs (`source:<kind>`, `kb:local`, `extract:snapshot`).
     public var requiredCapabilities: [String] {
         var needed = ["source:\(source.kind)"]
         if placement == .local { needed.append("kb:local") }
