@@ -18,12 +18,17 @@ public enum Enrollment {
         let result = ResultBox()
         var quiet = logger
         quiet.logLevel = .warning
-        _ = try await WebSocketClient.connect(url: config.channelURL("enroll"), configuration: configuration, logger: quiet) {
-            inbound, outbound, _ in
-            try await outbound.write(.text(ChannelMessage.enroll(Enroll(name: config.name, hostname: DaemonConfig.hostName())).encoded()))
-            var messages = inbound.messages(maxSize: 1 << 16).makeAsyncIterator()
-            guard case .text(let text)? = try await messages.next() else { return }
-            result.set(try ChannelMessage.decode(text))
+        do {
+            _ = try await WebSocketClient.connect(url: config.channelURL("enroll"), configuration: configuration, logger: quiet) {
+                inbound, outbound, _ in
+                try await outbound.write(.text(ChannelMessage.enroll(Enroll(name: config.name, hostname: DaemonConfig.hostName())).encoded()))
+                var messages = inbound.messages(maxSize: 1 << 16).makeAsyncIterator()
+                guard case .text(let text)? = try await messages.next() else { return }
+                result.set(try ChannelMessage.decode(text))
+            }
+        } catch {
+            // NIO's errors are dumps of its internals; an operator needs the URL and the reason.
+            throw Failure(problem: "cannot reach the control plane at \(config.controlPlaneURL): \(plainReason(error))")
         }
         switch result.value {
         case .enrolled(let connectorID, let secret)?:
@@ -34,6 +39,21 @@ public enum Enrollment {
             throw Failure(problem: "the control plane at \(config.channelURL("enroll")) closed the channel without an answer")
         }
     }
+}
+
+/// "connection refused", "host not found", ...: the gist of a connection error in a few words.
+func plainReason(_ error: Error) -> String {
+    let text = String(describing: error)
+    let known: [(String, String)] = [
+        ("connectionRefused", "connection refused"), ("Connection refused", "connection refused"),
+        ("ECONNREFUSED", "connection refused"), ("NXDOMAIN", "host not found"), ("nodename nor servname", "host not found"),
+        ("Name or service not known", "host not found"), ("connectTimeout", "connection timed out"),
+        ("timeout", "timed out"), ("NIOSSLError", "TLS handshake failed"), ("certificate", "TLS certificate rejected"),
+        ("invalidResponseStatus", "the server did not accept the WebSocket upgrade (wrong URL?)"),
+        ("unexpectedHTTPResponse", "the server did not accept the WebSocket upgrade (wrong URL?)"),
+    ]
+    for (needle, reason) in known where text.contains(needle) { return reason }
+    return String(text.prefix(160))
 }
 
 final class ResultBox: @unchecked Sendable {

@@ -8,7 +8,8 @@ import Glibc
 
 /// A loopback-only HTTP endpoint for operators and monitoring: `/healthz` (the process answers),
 /// `/readyz` (channel up and state DB open) and `/metrics` (Prometheus text format).
-/// A tiny blocking server on its own thread: three GET routes need no framework.
+/// A tiny server on its own threads (one per connection, at most 32): three GET routes need no
+/// framework, and a thread costs a stack, not the tens of MiB of an HTTP server stack.
 public final class HealthServer: Service, @unchecked Sendable {
     private let host: String
     private let port: UInt16
@@ -71,6 +72,13 @@ public final class HealthServer: Service, @unchecked Sendable {
         thread.join()
     }
 
+    /// Connections served at once; more are closed at once (a scraper retries).
+    static let maxConnections = 32
+    private let active = Condition()
+    private var activeCount = 0
+
+    /// Each connection is answered on a thread of its own with 2 s send/receive timeouts, so idle
+    /// or slow clients never hold up `/healthz` for the others.
     private func serve(_ listener: Int32) {
         while true {
             let client = accept(listener, nil, nil)
@@ -78,15 +86,29 @@ public final class HealthServer: Service, @unchecked Sendable {
                 if errno == EINTR { continue }
                 return  // the listener was shut down
             }
-            var timeout = timeval(tv_sec: 2, tv_usec: 0)
-            setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            let count = recv(client, &buffer, buffer.count, 0)
-            let request = count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : ""
-            let response = respond(to: request)
-            response.withUnsafeBufferPointer { _ = send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            close(client)
+            let admitted = active.withLock { () -> Bool in
+                guard activeCount < Self.maxConnections else { return false }
+                activeCount += 1
+                return true
+            }
+            guard admitted else { close(client); continue }
+            _ = OSThread(name: "timbal-health-client", detached: true) { [self] in
+                answer(client)
+                active.withLock { activeCount -= 1 }
+            }
         }
+    }
+
+    private func answer(_ client: Int32) {
+        var timeout = timeval(tv_sec: 2, tv_usec: 0)
+        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = recv(client, &buffer, buffer.count, 0)
+        let request = count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self) : ""
+        let response = respond(to: request)
+        response.withUnsafeBufferPointer { _ = send(client, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+        close(client)
     }
 
     func respond(to request: String) -> [UInt8] {

@@ -232,6 +232,12 @@ struct DaemonEndToEndTests {
         let base = "http://127.0.0.1:\(port)"
         #expect(waitUntil(seconds: 10) { harness.get(base + "/readyz").0 == 200 })
         #expect(harness.get(base + "/healthz") == (200, "ok\n"))
+        // Fifteen idle connections (a port scanner, a stuck scraper) do not hold up the next client.
+        let idle = (0..<15).map { _ in IdleConnection(port: port) }
+        let asked = Date()
+        #expect(harness.get(base + "/healthz") == (200, "ok\n"))
+        #expect(Date().timeIntervalSince(asked) < 1.5)
+        withExtendedLifetime(idle) {}
         let id = try jobID(harness.dispatch(DaemonHarness.jobBody(table: "events", schema: scratch.schema, dest: "ev", placement: "local")))
         try harness.waitForJob(id, state: "completed")
         let metrics = harness.get(base + "/metrics").1
@@ -276,6 +282,18 @@ struct DaemonEndToEndTests {
         #expect(noticed, "a stopped plane was not noticed within 45 s")
         try harness.waitForJob(id, state: "completed", seconds: 120)
         #expect(try harness.hostedRow("SELECT count(*), count(DISTINCT id) FROM ev") == [.number("4000"), .number("4000")])
+    }
+
+    @Test func enrollingWithAnUnreachablePlaneSaysSoInOneLine() throws {
+        let directory = NSTemporaryDirectory() + "timbal-enroll-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let run = try ConnectorBinary.run(["enroll", "--url", "http://127.0.0.1:1", "--token", "tok_x", "--state-dir", directory + "/state"],
+                                          logDirectory: directory, name: "enroll")
+        #expect(run.status != 0)
+        let lines = run.stderr.split(separator: "\n").filter { $0.contains("error") }
+        #expect(lines.count == 1 && lines[0].contains("cannot reach the control plane at http://127.0.0.1:1: connection refused"), "\(run.stderr)")
+        #expect(!run.stderr.contains("NIO") && !run.stderr.contains("SingleConnectionFailure"), "\(run.stderr)")
     }
 
     /// The plane hears which connection failed, never the host, port or user libpq quotes.
@@ -350,4 +368,20 @@ struct DaemonEndToEndTests {
         #expect(lines.first?.contains("invalid credential") == true)
         #expect(!harness.log(name + ".err").contains("cred_wrong"))
     }
+}
+
+/// A TCP connection that connects and then says nothing.
+final class IdleConnection {
+    let descriptor: Int32
+    init(port: Int) {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+    }
+    deinit { close(descriptor) }
 }
