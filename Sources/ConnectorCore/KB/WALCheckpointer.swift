@@ -15,6 +15,8 @@ final class WALCheckpointer: @unchecked Sendable {
         thread = OSThread(name: "timbal-checkpoint") {
             // Its own connection, opened and used on this thread only.
             guard let checkpointer = try? SQLiteDatabase(path: path) else { return }
+            // It copies pages from the WAL to the file: it needs no page cache of its own.
+            _ = try? checkpointer.execute("PRAGMA cache_size = 16")
             while !stopFlag.wait(seconds: interval) {
                 _ = try? checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
             }
