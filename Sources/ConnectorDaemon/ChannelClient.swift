@@ -26,7 +26,14 @@ public final class ChannelClient: Service, @unchecked Sendable {
     /// Largest message accepted on the channel (hosted batches are large).
     public static let maxMessageBytes = 64 << 20
 
-    public init(config: DaemonConfig, credential: Credential, store: StateStore, outbox: Outbox, runner: JobRunner, logger: Logger) {
+    /// Beats while the channel's loops turn (see `Liveness`).
+    public let liveness: Liveness
+    /// A dial whose handshake (up to the plane's `welcome`) takes longer is abandoned and redialed.
+    public static let handshakeTimeoutSeconds: Int64 = 30
+
+    public init(config: DaemonConfig, credential: Credential, store: StateStore, outbox: Outbox, runner: JobRunner, logger: Logger,
+                liveness: Liveness = Liveness()) {
+        self.liveness = liveness
         self.config = config
         self.credential = credential
         self.store = store
@@ -41,9 +48,10 @@ public final class ChannelClient: Service, @unchecked Sendable {
         let retry = RetryPolicy(maxAttempts: .max, baseDelay: 0.5, maxDelay: 30)
         var attempt = 0
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            liveness.beat("channel")
             var refused: String?
             do {
-                let close = try await cancelWhenGracefulShutdown { try await self.session() }
+                let close = try await cancelWhenGracefulShutdown { try await self.sessionWithHandshakeTimeout() }
                 if let close, close.closeCode == .policyViolation {
                     refused = close.reason ?? "policy violation"
                 }
@@ -76,6 +84,34 @@ public final class ChannelClient: Service, @unchecked Sendable {
         lock.withLock { up = value }
         Self.upGauge.record(value ? 1 : 0)
     }
+
+    /// A plane that accepts TCP but never answers (stopped, overloaded) would hold a dial for
+    /// ever: the handshake gets `handshakeTimeoutSeconds`, then the dial is abandoned.
+    private func sessionWithHandshakeTimeout() async throws -> WebSocketCloseFrame? {
+        lock.withLock { welcomed = false }
+        return try await withThrowingTaskGroup(of: WebSocketCloseFrame??.self) { group in
+            group.addTask { .some(try await self.session()) }
+            group.addTask {
+                try await Task.sleep(for: .seconds(Self.handshakeTimeoutSeconds))
+                if !self.lock.withLock({ self.welcomed }) { throw HandshakeTimeout(seconds: Self.handshakeTimeoutSeconds) }
+                return .none
+            }
+            while let finished = try await group.next() {
+                if case .some(let close) = finished {
+                    group.cancelAll()
+                    return close
+                }
+            }
+            return nil
+        }
+    }
+
+    struct HandshakeTimeout: Error, CustomStringConvertible {
+        let seconds: Int64
+        var description: String { "the control plane did not answer the channel's handshake within \(seconds) s" }
+    }
+
+    private var welcomed = false
 
     private func session() async throws -> WebSocketCloseFrame? {
         var configuration = WebSocketClientConfiguration()
@@ -115,6 +151,7 @@ public final class ChannelClient: Service, @unchecked Sendable {
             }
             return
         }
+        lock.withLock { welcomed = true }
         setUp(true)
         logger.info("channel up", metadata: ["connector.id": "\(connectorID)", "url": "\(config.channelURL())"])
         // Everything the plane has not acknowledged goes out again; it applies each fact once.
@@ -126,6 +163,7 @@ public final class ChannelClient: Service, @unchecked Sendable {
             group.addTask { try await self.writeOutbox(outbound) }
             group.addTask {
                 while !Task.isCancelled {
+                    self.liveness.beat("channel")
                     try await Task.sleep(for: .seconds(max(1, min(heartbeat, self.config.heartbeatSeconds))))
                     try await outbound.write(.text(ChannelMessage.heartbeat.encoded()))
                 }

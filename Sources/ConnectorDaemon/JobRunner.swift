@@ -110,6 +110,18 @@ public final class JobRunner: @unchecked Sendable {
 
     public var runningJobs: Int { lock.withLock { active.count } }
 
+    /// Beats "jobs" every `seconds` from a thread of its own, each time after taking the runner's
+    /// lock: a runner stuck holding its lock stops the beats (and so the systemd watchdog).
+    public func startLivenessProbe(_ liveness: Liveness, every seconds: Double = 5) {
+        let stop = StopFlag()
+        _ = OSThread(name: "timbal-jobs-probe", detached: true) { [self] in
+            repeat {
+                lock.withLock {}
+                liveness.beat("jobs")
+            } while !stop.wait(seconds: seconds)
+        }
+    }
+
     private func enqueue(jobID: String, spec: JSONValue, resume: HostedResume?) {
         lock.withLock {
             guard !draining else { return }

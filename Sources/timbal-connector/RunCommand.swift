@@ -40,7 +40,10 @@ struct RunCommand: AsyncParsableCommand {
         }
         let outbox = Outbox()
         let runner = JobRunner(config: daemon, store: store, outbox: outbox, logger: logger)
-        let channel = ChannelClient(config: daemon, credential: credential, store: store, outbox: outbox, runner: runner, logger: logger)
+        let liveness = Liveness()
+        let channel = ChannelClient(config: daemon, credential: credential, store: store, outbox: outbox, runner: runner, logger: logger,
+                                    liveness: liveness)
+        runner.startLivenessProbe(liveness)
         try runner.resumeUnfinished()
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
@@ -53,7 +56,14 @@ struct RunCommand: AsyncParsableCommand {
                 throw ExitCode.failure
             }
         }
-        let systemd = SystemdNotifier(logger: logger)
+        // The watchdog is fed while the channel's loops and the job runner are alive; a part silent
+        // for three heartbeats (at least 90 s) stops the pings and systemd restarts the daemon.
+        let staleAfter = max(90, 3 * Double(daemon.heartbeatSeconds))
+        let systemd = SystemdNotifier(logger: logger) {
+            let stale = liveness.stale(after: staleAfter)
+            if !stale.isEmpty { logger.error("not feeding the systemd watchdog: stuck", metadata: ["parts": "\(stale.joined(separator: ","))"]) }
+            return stale.isEmpty
+        }
         // Config loaded and the state DB open: systemd may consider the service started.
         systemd.notify("READY=1\nSTATUS=connecting to \(daemon.controlPlaneURL)")
         logger.info("connector started", metadata: [

@@ -284,6 +284,31 @@ struct DaemonEndToEndTests {
         #expect(try harness.hostedRow("SELECT count(*), count(DISTINCT id) FROM ev") == [.number("4000"), .number("4000")])
     }
 
+    /// SIGTERM while the channel waits to redial ends the daemon at once, and shutdown is no warning.
+    @Test func sigtermDuringTheRedialBackOffExitsAtOnce() throws {
+        let harness = try DaemonHarness()
+        try harness.startPlane()
+        try harness.enroll()
+        try harness.startConnector()
+        try harness.waitOnline()
+        harness.killPlane()
+        // Redials back off 0.5, 1, 2, 4 s...: wait for a wait of 3 s or more.
+        let backingOff = waitUntil(seconds: 30) {
+            harness.log("connector1.err").split(separator: "\n").contains { line in
+                line.contains("channel down") && (line.split(separator: " ").first { $0.hasPrefix("retry.delay_s=") }
+                    .flatMap { Double($0.dropFirst("retry.delay_s=".count)) } ?? 0) >= 3
+            }
+        }
+        #expect(backingOff)
+        let connector = try #require(harness.connector)
+        let signalled = Date()
+        kill(connector.processIdentifier, SIGTERM)
+        #expect(waitUntil(seconds: 10) { !connector.isRunning })
+        #expect(Date().timeIntervalSince(signalled) < 2.5, "SIGTERM waited for the back-off")
+        #expect(connector.terminationStatus == 0)
+        #expect(!harness.log("connector1.err").contains("CancellationError"))
+    }
+
     @Test func enrollingWithAnUnreachablePlaneSaysSoInOneLine() throws {
         let directory = NSTemporaryDirectory() + "timbal-enroll-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
