@@ -29,6 +29,14 @@ struct ConnectionsTests {
         #expect(throws: ConnectionsError.self) { try Connections.parse(Array(#"{"a": {"dsn": "h", "max_snapshot_s": 0}}"#.utf8), file: "c.json") }
     }
 
+    @Test func aJobWhoseKindDiffersFromItsConnectionIsRefusedNamingBoth() throws {
+        let connections = try Connections.parse(Array(#"{"erp": {"kind": "postgres", "dsn": "host=h"}}"#.utf8), file: "c.json")
+        let spec = JobSpec(kbID: 1, destTable: "t", source: SourceSpec(kind: "sql_server", connectionRef: "erp", table: "t"))
+        #expect { try connections.settings(for: spec) } throws: {
+            "\($0)" == #"source.kind: "sql_server" does not match connection "erp", which is "postgres" in c.json"#
+        }
+    }
+
     @Test func aMissingRefNamesTheRefAndTheFile() throws {
         let connections = try Connections.parse(Array(#"{"erp": {"dsn": "x"}}"#.utf8), file: "/etc/timbal/connections.json")
         #expect { try connections.settings(for: "crm") } throws: {

@@ -284,6 +284,19 @@ struct DaemonEndToEndTests {
         #expect(try harness.hostedRow("SELECT count(*), count(DISTINCT id) FROM ev") == [.number("4000"), .number("4000")])
     }
 
+    /// A metrics port that cannot be bound (taken) fails the start, saying so; nothing binds elsewhere.
+    @Test func aMetricsPortThatCannotBeBoundFailsTheStart() throws {
+        let harness = try DaemonHarness()
+        try harness.startPlane()
+        try harness.enroll()
+        let taken = IdleListener()
+        try harness.writeConfig(metricsAddress: "127.0.0.1:\(taken.port)")
+        let run = try ConnectorBinary.run(["run", "--config", harness.directory + "/config.json"], logDirectory: harness.directory, name: "bind")
+        #expect(run.status != 0)
+        #expect(run.stderr.contains("metrics_address: cannot listen on 127.0.0.1:\(taken.port)"), "\(run.stderr)")
+        withExtendedLifetime(taken) {}
+    }
+
     /// SIGTERM while the channel waits to redial ends the daemon at once, and shutdown is no warning.
     @Test func sigtermDuringTheRedialBackOffExitsAtOnce() throws {
         let harness = try DaemonHarness()
@@ -407,6 +420,30 @@ final class IdleConnection {
         _ = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
+    }
+    deinit { close(descriptor) }
+}
+
+/// A loopback port held by a listener of the test's own.
+final class IdleListener {
+    let descriptor: Int32
+    private(set) var port = 0
+    init() {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        listen(descriptor, 1)
+        var bound = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &bound) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+        }
+        port = Int(UInt16(bigEndian: bound.sin_port))
     }
     deinit { close(descriptor) }
 }

@@ -47,6 +47,15 @@ struct OperatorErrorsTests {
         #expect(!FileManager.default.fileExists(atPath: elsewhere))
     }
 
+    @Test func anEmptyJobIdIsRefused() throws {
+        let scratch = try Scratch()
+        var arguments = try files(scratch, stateDir: scratch.stateDir + "/state")
+        arguments[arguments.count - 1] = " "
+        let run = try ConnectorBinary.run(arguments, logDirectory: scratch.stateDir, name: "empty-id")
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("error: --job-id: must not be empty"), "\(run.stderr)")
+    }
+
     @Test func aStateDirThatCannotBeCreatedIsOnePlainLine() throws {
         let scratch = try Scratch()
         let blocker = scratch.stateDir + "/a-file"

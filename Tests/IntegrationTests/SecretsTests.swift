@@ -45,6 +45,43 @@ struct SecretsTests {
         }
     }
 
+    /// The same DSNs through `check` and through the daemon (`run` + a dispatched job): the
+    /// output, the connector's log, the job view the plane shows, and every file of the connector
+    /// and the plane are free of the password.
+    @Test func checkAndTheDaemonNeverPrintSendOrStoreThePassword() throws {
+        let scratch = try Scratch()
+        let harness = try DaemonHarness()
+        try harness.startPlane()
+        try harness.enroll()
+        var entries: [String] = []
+        for (index, dsn) in Self.malformed.enumerated() {
+            let escaped = dsn.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            entries.append(#""c\#(index)": {"kind": "postgres", "dsn": "\#(escaped)", "connect_timeout_s": 2}"#)
+        }
+        try ("{" + entries.joined(separator: ", ") + "}").write(toFile: harness.directory + "/connections.json", atomically: true, encoding: .utf8)
+        let check = try ConnectorBinary.run(["check", "--config", harness.directory + "/config.json"], logDirectory: harness.directory, name: "check")
+        #expect(check.status != 0)
+        #expect(check.stdout.contains("FAIL"), "\(check.stdout)")
+        try harness.startConnector()
+        try harness.waitOnline()
+        for index in Self.malformed.indices {
+            let body = DaemonHarness.jobBody(table: "t", schema: scratch.schema, dest: "t\(index)", placement: "local")
+                .replacingOccurrences(of: #""connection_ref": "pg""#, with: #""connection_ref": "c\#(index)""#)
+            let reply = try harness.dispatch(body)
+            guard case .string(let id)? = reply.json["job_id"] else { throw HarnessError("dispatch: \(reply)") }
+            let view = try harness.waitForJob(id, state: "failed", seconds: 60)
+            #expect(!view.serialized().contains(Self.password), "\(view.serialized())")
+        }
+        #expect(!check.stdout.contains(Self.password) && !check.stderr.contains(Self.password))
+        #expect(!harness.log("connector1.err").contains(Self.password))
+        // Every file the connector and the plane wrote (state DB, KBs, plane.sqlite, logs).
+        let files = FileManager.default.enumerator(atPath: harness.directory)?.compactMap { $0 as? String } ?? []
+        for file in files where file != "connections.json" {
+            let bytes = FileManager.default.contents(atPath: harness.directory + "/" + file) ?? Data()
+            #expect(!String(decoding: bytes, as: UTF8.self).contains(Self.password), "\(file)")
+        }
+    }
+
     @Test func theSecretFinderReadsWhatTheUserWrote() {
         #expect(ConninfoSecrets.find(in: "postgresql://u:p%41ss@h/db").contains("pAss"))
         #expect(ConninfoSecrets.find(in: "postgresql://u:p%zz@h/db").contains("p%zz"))
