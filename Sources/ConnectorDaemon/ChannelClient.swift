@@ -121,7 +121,7 @@ public final class ChannelClient: Service, @unchecked Sendable {
         // a ping every `pingSeconds`, and the channel is closed when its pong has not come by the next.
         configuration.autoPing = .enabled(timePeriod: .seconds(Self.pingSeconds))
         configuration.closeTimeout = .seconds(5)
-        return try await WebSocketClient.connect(url: config.channelURL(), configuration: configuration, logger: quietLogger) {
+        return try await config.planeConnection.connect(url: config.channelURL(), configuration: configuration, logger: quietLogger) {
             inbound, outbound, _ in
             try await self.converse(inbound: inbound, outbound: outbound)
         }

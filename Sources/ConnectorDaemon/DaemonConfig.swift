@@ -25,13 +25,16 @@ public struct DaemonConfig: Sendable {
     /// Loopback address of `/healthz`, `/readyz` and `/metrics`; nil disables the endpoint.
     public var metricsAddress: String?
 
+    /// TLS trust and proxy for the channel and enrollment (`ca_file`, `proxy`).
+    public var planeConnection = PlaneConnection()
+
     /// Keys of config.json the loader does not know (a typo keeps a default silently otherwise):
     /// warnings, each naming the key and the nearest known one. Logged at start, not fatal.
     public var warnings: [String] = []
 
     public static let defaultStateDir = "/var/lib/timbal-connector"
     public static let knownKeys = ["control_plane_url", "name", "state_dir", "connections", "max_concurrent_jobs",
-                                   "heartbeat_s", "hosted_window", "progress_log_s", "metrics_address"]
+                                   "heartbeat_s", "hosted_window", "progress_log_s", "metrics_address", "ca_file", "proxy"]
 
     public init(controlPlaneURL: String, name: String = DaemonConfig.hostName(), stateDir: String = DaemonConfig.defaultStateDir,
                 connectionsPath: String = "connections.json", maxConcurrentJobs: Int = 2, heartbeatSeconds: Int = 10,
@@ -93,6 +96,19 @@ public struct DaemonConfig: Sendable {
             heartbeatSeconds: try integer("heartbeat_s", 10, min: 1), hostedWindow: try integer("hosted_window", 4, min: 1),
             progressLogSeconds: Double(try integer("progress_log_s", 10, min: 1)),
             metricsAddress: document["metrics_address"] == .null ? nil : try string("metrics_address") ?? "127.0.0.1:9464")
+        if let caFile = try string("ca_file") {
+            let resolved = caFile.hasPrefix("/") ? caFile : directory + "/" + caFile
+            guard FileManager.default.isReadableFile(atPath: resolved) else {
+                throw ConfigError(file: path, key: "ca_file", problem: "cannot read \(resolved)")
+            }
+            config.planeConnection.caFile = resolved
+        }
+        if let proxy = try string("proxy") {
+            guard PlaneConnection.parseProxy(proxy) != nil else {
+                throw ConfigError(file: path, key: "proxy", problem: "expected http://host:port, got \"\(proxy)\"")
+            }
+            config.planeConnection.proxy = proxy
+        }
         if case .object(let members) = document {
             config.warnings = members.map(\.0).filter { !knownKeys.contains($0) }.map { key in
                 "\(path): unknown key \"\(key)\" ignored" + (nearestKey(to: key, among: knownKeys).map { " (did you mean \"\($0)\"?)" } ?? "")

@@ -19,7 +19,7 @@ public enum Enrollment {
         var quiet = logger
         quiet.logLevel = .warning
         do {
-            _ = try await WebSocketClient.connect(url: config.channelURL("enroll"), configuration: configuration, logger: quiet) {
+            _ = try await config.planeConnection.connect(url: config.channelURL("enroll"), configuration: configuration, logger: quiet) {
                 inbound, outbound, _ in
                 try await outbound.write(.text(ChannelMessage.enroll(Enroll(name: config.name, hostname: DaemonConfig.hostName())).encoded()))
                 var messages = inbound.messages(maxSize: 1 << 16).makeAsyncIterator()
@@ -45,6 +45,12 @@ public enum Enrollment {
 func plainReason(_ error: Error) -> String {
     let text = String(describing: error)
     let known: [(String, String)] = [
+        ("cannotUseIPAddressInSNI", "https:// needs the plane's host name, not an IP address (a certificate names a host)"),
+        ("CERTIFICATE_VERIFY_FAILED", "the plane's TLS certificate is not trusted (set ca_file to its CA)"),
+        ("unable to get local issuer", "the plane's TLS certificate is not trusted (set ca_file to its CA)"),
+        ("self signed", "the plane's TLS certificate is not trusted (set ca_file to its CA)"),
+        ("hostnameMismatch", "the plane's TLS certificate is for another host name"),
+        ("Hostname", "the plane's TLS certificate is for another host name"),
         ("connectionRefused", "connection refused"), ("Connection refused", "connection refused"),
         ("ECONNREFUSED", "connection refused"), ("NXDOMAIN", "host not found"), ("nodename nor servname", "host not found"),
         ("Name or service not known", "host not found"), ("connectTimeout", "connection timed out"),

@@ -1,4 +1,7 @@
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import NIOSSL
 import HummingbirdWebSocket
 import Logging
 import NIOCore
@@ -22,11 +25,19 @@ public enum DevPlane {
         router.ws("/v1/connect/enroll") { inbound, outbound, context in
             try await channel.enroll(request: context.request, inbound: inbound, outbound: outbound)
         }
+        // A connector silent for two ping periods (stopped, or a dead link) is disconnected.
+        let plain = HTTPServerBuilder.http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(
+            maxFrameSize: ChannelEndpoint.maxMessageBytes, autoPing: .enabled(timePeriod: .seconds(10)), closeTimeout: .seconds(5)))
+        var server = plain
+        if let certificate = config.tlsCertificate, let key = config.tlsKey {
+            let tls = TLSConfiguration.makeServerConfiguration(
+                certificateChain: try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) },
+                privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+            server = try .tls(plain, tlsConfiguration: tls)
+        }
         return Application(
             router: router,
-            // A connector silent for two ping periods (stopped, or a dead link) is disconnected.
-            server: .http1WebSocketUpgrade(webSocketRouter: router, configuration: .init(
-                maxFrameSize: ChannelEndpoint.maxMessageBytes, autoPing: .enabled(timePeriod: .seconds(10)), closeTimeout: .seconds(5))),
+            server: server,
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "timbal-devplane"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? config.port) },
             logger: logger)

@@ -12,6 +12,9 @@ public struct DevPlaneConfig: Sendable {
     public var kbs: [Int64]
     /// Seconds without a heartbeat after which a connected connector is no longer `online`.
     public var onlineWindowSeconds: Double
+    /// PEM certificate chain and private key: set both to serve HTTPS/WSS, as the real plane does.
+    public var tlsCertificate: String? = nil
+    public var tlsKey: String? = nil
 
     public init(host: String = "127.0.0.1", port: Int = 8080, dataDir: String = "./devplane-data",
                 adminToken: String = "dev-admin-token", orgs: [String] = ["org_dev"], kbs: [Int64] = [1, 42],

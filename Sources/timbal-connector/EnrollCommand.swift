@@ -17,11 +17,14 @@ struct EnrollCommand: AsyncParsableCommand {
     @Option(help: "Enrollment token.") var token: String
     @Option(help: "State directory.") var stateDir = "/var/lib/timbal-connector"
     @Option(help: "Name shown on the platform (default: host name).") var name: String?
+    @Option(help: "PEM file of the CA that signed the plane's certificate (a private CA).") var caFile: String?
+    @Option(help: "HTTP CONNECT proxy, http://host:port (default: HTTPS_PROXY / NO_PROXY).") var proxy: String?
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
         let logger = logging.bootstrap()
-        let config = DaemonConfig(controlPlaneURL: url, name: name ?? DaemonConfig.hostName(), stateDir: stateDir)
+        var config = DaemonConfig(controlPlaneURL: url, name: name ?? DaemonConfig.hostName(), stateDir: stateDir)
+        config.planeConnection = PlaneConnection(caFile: caFile, proxy: proxy)
         do {
             let credential = try await Enrollment.enroll(config: config, token: token, logger: logger)
             try credential.save(stateDir: stateDir)

@@ -28,23 +28,29 @@ struct DevPlaneCommand: AsyncParsableCommand {
     @Option(help: "Organisation ids served, comma-separated.") var orgs = "org_dev"
     @Option(help: "Knowledge base ids that exist, comma-separated.") var kbs = "1,42"
     @Option(help: "Log level.") var logLevel = "info"
+    @Option(help: "PEM certificate chain: serve HTTPS/WSS (with --tls-key).") var tlsCert: String?
+    @Option(help: "PEM private key of --tls-cert.") var tlsKey: String?
 
     func validate() throws {
         guard kbs.split(separator: ",").allSatisfy({ Int64($0) != nil }) else {
             throw ValidationError("--kbs: expected comma-separated integers, got \"\(kbs)\"")
         }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: unknown level \"\(logLevel)\"") }
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
     }
 
     func run() async throws {
         var logger = Logger(label: "timbal-devplane")
         logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-        let config = DevPlaneConfig(host: host, port: port, dataDir: dataDir, adminToken: adminToken,
+        var config = DevPlaneConfig(host: host, port: port, dataDir: dataDir, adminToken: adminToken,
                                     orgs: orgs.split(separator: ",").map(String.init),
                                     kbs: kbs.split(separator: ",").compactMap { Int64($0) })
+        config.tlsCertificate = tlsCert
+        config.tlsKey = tlsKey
+        let scheme = tlsCert == nil ? "http" : "https", host = config.host
         let app = try DevPlane.application(config: config, logger: logger) { port in
             // Scripts and tests read the port from this line (with --port 0 it is the one picked).
-            FileHandle.standardOutput.write(Data("timbal-devplane listening on http://\(config.host):\(port)\n".utf8))
+            FileHandle.standardOutput.write(Data("timbal-devplane listening on \(scheme)://\(host):\(port)\n".utf8))
         }
         try await app.runService()
     }

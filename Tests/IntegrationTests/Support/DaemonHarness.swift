@@ -30,6 +30,9 @@ final class DaemonHarness {
 
     static var binDirectory: String { URL(fileURLWithPath: ConnectorBinary.path).deletingLastPathComponent().path }
 
+    /// `--tls-cert`/`--tls-key` for the plane: it then serves HTTPS/WSS.
+    var planeTLS: (certificate: String, key: String)?
+
     var baseURL: String { "http://127.0.0.1:\(planePort)" }
 
     /// Starts the plane; the first start picks a free port, later ones reuse it (a restart).
@@ -39,7 +42,7 @@ final class DaemonHarness {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binDirectory + "/timbal-devplane")
         process.arguments = ["--port", String(planePort), "--data-dir", directory + "/plane", "--admin-token", adminToken,
-                             "--kbs", "1,42"]
+                             "--kbs", "1,42"] + (planeTLS.map { ["--tls-cert", $0.certificate, "--tls-key", $0.key] } ?? [])
         FileManager.default.createFile(atPath: "\(directory)/\(name).out", contents: nil)
         process.standardOutput = FileHandle(forWritingAtPath: "\(directory)/\(name).out")
         process.standardError = FileHandle(forWritingAtPath: "\(directory)/\(name).err") ?? FileHandle.nullDevice
