@@ -6,7 +6,7 @@
 # Usage: scripts/package-deb.sh   (needs dpkg-deb; builds in .build-deb/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-version=$(grep -o 'version = "[^"]*"' Sources/ConnectorDaemon/ChannelClient.swift | head -n1 | cut -d'"' -f2)
+version=$(grep -o 'version = "[^"]*"' Sources/ConnectorDaemon/Operations/SystemInfo.swift | head -n1 | cut -d'"' -f2)
 arch=$(dpkg --print-architecture)
 echo "==> building timbal-connector $version (release, static Swift runtime)"
 swift build -c release --product timbal-connector --static-swift-stdlib --scratch-path .build-deb 2>&1 \
