@@ -9,9 +9,10 @@ struct CheckCommand: AsyncParsableCommand {
         commandName: "check",
         abstract: "Check the config, each connection (read-only) and the control plane.",
         discussion: """
-        Validates config.json and connections.json, connects to each connection read-only and
-        reports the server version and what the role can read (within the allow-list), checks the
-        credential and that the control plane accepts it. One line per check; exit 0 if all pass.
+        Validates config.json and connections.json, connects to each connection
+        read-only and reports the server version and what the role can read
+        (within the allow-list), checks the credential and that the control
+        plane accepts it. One line per check; exit 0 if all pass.
 
         Example:
           timbal-connector check --config /etc/timbal-connector/config.json

@@ -8,9 +8,11 @@ struct EnrollCommand: AsyncParsableCommand {
         commandName: "enroll",
         abstract: "Trade an enrollment token for this connector's credential.",
         discussion: """
-        Mint a token on the platform (POST /orgs/{org_id}/connectors/enrollment-tokens), then:
-          timbal-connector enroll --url https://platform.example --token tok_... --state-dir /var/lib/timbal-connector
-        The credential is stored in <state-dir>/credential.json with mode 0600.
+        Mint a token on the platform
+        (POST /orgs/{org_id}/connectors/enrollment-tokens), then:
+          timbal-connector enroll --url https://platform.example \\
+              --token tok_... --state-dir /var/lib/timbal-connector
+        The credential is stored in <state-dir>/credential.json, mode 0600.
         """)
 
     @Option(help: "Control plane URL.") var url: String

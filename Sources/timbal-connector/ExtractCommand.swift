@@ -9,12 +9,14 @@ struct ExtractCommand: AsyncParsableCommand {
         commandName: "extract",
         abstract: "Run one extract job into a local KB and exit.",
         discussion: """
-        Reads the job spec (the control plane's dispatch body) from --job, resolves its
-        connection_ref in --connections, and lands the rows in <state-dir>/kb/<kb_id>.sqlite.
-        Running the same command again resumes from the last landed batch.
+        Reads the job spec (the control plane's dispatch body) from --job,
+        resolves its connection_ref in --connections, and lands the rows in
+        <state-dir>/kb/<kb_id>.sqlite. Running the same command again resumes
+        from the last landed batch.
 
         Example:
-          timbal-connector extract --job job.json --connections connections.json --state-dir ./state
+          timbal-connector extract --job job.json \\
+              --connections connections.json --state-dir ./state
         """)
 
     @Option(help: "Job spec JSON file (the control plane's dispatch body, docs/extraction.md).")

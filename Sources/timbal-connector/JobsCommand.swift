@@ -8,7 +8,7 @@ struct JobsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jobs",
         abstract: "List recent jobs from the state DB.",
-        discussion: "Example:\n  timbal-connector jobs --state-dir /var/lib/timbal-connector --limit 20")
+        discussion: "Example:\n  timbal-connector jobs --state-dir /var/lib/timbal-connector")
 
     @Option(help: "State directory.") var stateDir = "/var/lib/timbal-connector"
     @Option(help: "How many jobs.") var limit = 20

@@ -12,9 +12,10 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run the connector daemon (channel to the control plane, dispatched jobs).",
         discussion: """
-        Reads config.json and connections.json, dials the control plane with the credential from
-        `enroll`, and runs the jobs it dispatches. SIGTERM: take no new jobs, let each running job
-        land its current batch and checkpoint, close the channel, exit 0.
+        Reads config.json and connections.json, dials the control plane with
+        the credential from `enroll`, and runs the jobs it dispatches.
+        SIGTERM: take no new jobs, let each running job land its current batch
+        and checkpoint, close the channel, exit 0.
 
         Example:
           timbal-connector run --config /etc/timbal-connector/config.json
