@@ -1,4 +1,5 @@
 import ArgumentParser
+import FoundationEssentials
 import ConnectorDaemon
 import Logging
 
@@ -22,6 +23,15 @@ struct EnrollCommand: AsyncParsableCommand {
     @Option(help: "PEM file of the CA that signed the plane's certificate (a private CA).") var caFile: String?
     @Option(help: "HTTP CONNECT proxy, http://host:port (default: HTTPS_PROXY / NO_PROXY).") var proxy: String?
     @OptionGroup var logging: LoggingOptions
+
+    func validate() throws {
+        if let proxy, PlaneConnection.parseProxy(proxy) == nil {
+            throw ValidationError("--proxy: expected http://host:port, got \"\(proxy)\"")
+        }
+        if let caFile, !FileManager.default.isReadableFile(atPath: caFile) {
+            throw ValidationError("--ca-file: cannot read \(caFile)")
+        }
+    }
 
     func run() async throws {
         let logger = logging.bootstrap()

@@ -21,6 +21,12 @@ struct ConnectionsTests {
         ])
     }
 
+    @Test func aQueryPolicyOtherThanReadOrWriteIsRefused() {
+        #expect { try Connections.parse(Array(#"{"a": {"dsn": "h", "query": "wrtie"}}"#.utf8), file: "c.json") } throws: {
+            "\($0)" == #"c.json: a.query: "wrtie" is not one of read, write"#
+        }
+    }
+
     @Test func lookbackAndSnapshotSettingsAreRead() throws {
         let connections = try Connections.parse(Array(#"{"a": {"dsn": "host=h", "cursor_lookback_s": 120, "cursor_lookback_values": 500, "max_snapshot_s": 5}}"#.utf8), file: "c.json")
         let a = try #require(connections.entries["a"])

@@ -47,6 +47,16 @@ struct OperatorErrorsTests {
         #expect(!FileManager.default.fileExists(atPath: elsewhere))
     }
 
+    @Test func enrollRefusesABadProxyOrAnUnreadableCAFileNamingTheOption() throws {
+        let directory = NSTemporaryDirectory()
+        let proxy = try ConnectorBinary.run(["enroll", "--url", "https://plane.example", "--token", "t", "--state-dir", directory + "/x",
+                                             "--proxy", "socks://p:1"], logDirectory: directory, name: "bad-proxy")
+        #expect(proxy.status != 0 && proxy.stderr.contains("--proxy: expected http://host:port, got \"socks://p:1\""), "\(proxy.stderr)")
+        let ca = try ConnectorBinary.run(["enroll", "--url", "https://plane.example", "--token", "t", "--state-dir", directory + "/x",
+                                          "--ca-file", "/nonexistent/ca.pem"], logDirectory: directory, name: "bad-ca")
+        #expect(ca.status != 0 && ca.stderr.contains("--ca-file: cannot read /nonexistent/ca.pem"), "\(ca.stderr)")
+    }
+
     @Test func anEmptyJobIdIsRefused() throws {
         let scratch = try Scratch()
         var arguments = try files(scratch, stateDir: scratch.stateDir + "/state")

@@ -146,6 +146,9 @@ public struct Connections: Sendable {
             }
             return number
         }
+        if let policy = try string("query"), policy != "read" && policy != "write" {
+            throw fail("query", "\"\(policy)\" is not one of read, write")
+        }
         let kind = try string("kind") ?? "postgres"
         guard kind == "postgres" else { throw fail("kind", "\"\(kind)\" is not supported (only postgres)") }
         let dsn = try resolveDSN(string("dsn"), file: string("dsn_file"), env: string("dsn_env"), fail: fail)

@@ -55,16 +55,6 @@ public final class LocalKB {
         return JobRecord(jobID: jobID, destTable: record.destTable, targetTable: record.targetTable, mode: record.mode,
                          state: record.state, checkpoint: checkpoint, rowsLanded: record.rowsLanded, batches: record.batches)
     }
-
-    public func tableExists(_ name: String) throws -> Bool {
-        try !database.rows("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?", [.text(name)]).isEmpty
-    }
-
-    /// Column names of a KB table, in order.
-    public func columnNames(of table: String) throws -> [String] {
-        try database.rows("SELECT name FROM pragma_table_info(?) ORDER BY cid", [.text(table)]).compactMap { $0[0].text }
-    }
-
 }
 
 extension LocalKB {
