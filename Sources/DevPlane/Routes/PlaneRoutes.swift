@@ -90,6 +90,7 @@ struct PlaneRoutes: Sendable {
         if let v = job.durationMs { members.append(("duration_ms", .int(v))) }
         if job.rowsPerSec > 0 { members.append(("rows_per_sec", .number(twoDecimals(job.rowsPerSec)))) }
         if let v = job.message { members.append(("message", .string(v))) }
+        if let v = job.syncID { members.append(("sync_id", .string(v))) }
         return .object(members)
     }
 
@@ -132,10 +133,8 @@ struct PlaneRoutes: Sendable {
                 return JSONResponse.error(.unprocessableContent, "connector \(connectorID) lacks capability \"\(missing)\"")
             }
         }
-        let jobID = try store.createJob(org: org, connectorID: connectorID, spec: spec, body: body.serialized())
-        if let job = try store.job(id: jobID, org: org) {
-            await hub.send(try channel.dispatchMessage(job), to: connectorID)
-        }
+        let dispatcher = JobDispatcher(store: store, hub: hub, channel: channel)
+        let (jobID, _) = try await dispatcher.dispatch(org: org, connectorID: connectorID, spec: spec, body: body)
         return JSONResponse.make(.object([("job_id", .string(jobID))]), status: .accepted)
     }
 

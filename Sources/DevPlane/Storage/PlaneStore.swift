@@ -7,8 +7,8 @@ import SQLiteStore
 /// The development plane's own state (`<data-dir>/plane.sqlite`): enrollment tokens, connectors,
 /// jobs. Survives restarts. Thread-safe (one connection behind a lock; every call is short).
 public final class PlaneStore: @unchecked Sendable {
-    private let database: SQLiteDatabase
-    private let lock = Condition()
+    let database: SQLiteDatabase
+    let lock = Condition()
 
     public init(dataDir: String) throws {
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
@@ -27,8 +27,12 @@ public final class PlaneStore: @unchecked Sendable {
                 spec TEXT NOT NULL, dest_table TEXT NOT NULL, mode TEXT NOT NULL, placement TEXT NOT NULL,
                 state TEXT NOT NULL, rows_emitted INTEGER NOT NULL DEFAULT 0, rows_per_sec REAL NOT NULL DEFAULT 0,
                 message TEXT, checkpoint TEXT, report_seq INTEGER NOT NULL DEFAULT 0,
-                created_at TEXT NOT NULL, updated_at TEXT NOT NULL, started_at TEXT, finished_at TEXT, duration_ms INTEGER);
+                created_at TEXT NOT NULL, updated_at TEXT NOT NULL, started_at TEXT, finished_at TEXT, duration_ms INTEGER,
+                sync_id TEXT);
             """)
+        // Data dirs from before syncs: add the column.
+        let columns = try database.rows("SELECT name FROM pragma_table_info('jobs')").compactMap { $0[0].text }
+        if !columns.contains("sync_id") { try database.execute("ALTER TABLE jobs ADD COLUMN sync_id TEXT") }
     }
 
     static func randomToken(_ prefix: String) -> String {
@@ -158,21 +162,26 @@ public final class PlaneStore: @unchecked Sendable {
         public var startedAt: String?
         public var finishedAt: String?
         public var durationMs: Int64?
+        /// The last checkpoint the connector reported (JSON text), for a sync's next run.
+        public var checkpoint: String?
+        /// The sync this job is a run of.
+        public var syncID: String?
 
         public var isTerminal: Bool { ["completed", "failed", "stopped"].contains(state) }
     }
 
-    public func createJob(org: String, connectorID: String, spec: JobSpec, body: String) throws -> String {
+    public func createJob(org: String, connectorID: String, spec: JobSpec, body: String, syncID: String? = nil) throws -> String {
         let id = Self.randomToken("job_")
         let now = Self.timestamp()
         try lock.withLock {
             let insert = try database.prepare(
                 """
-                INSERT INTO jobs (id, org_id, connector_id, kb_id, spec, dest_table, mode, placement, state, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'dispatched', ?, ?)
+                INSERT INTO jobs (id, org_id, connector_id, kb_id, spec, dest_table, mode, placement, state, created_at, updated_at, sync_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'dispatched', ?, ?, ?)
                 """)
             let values: [SQLiteValue] = [.text(id), .text(org), .text(connectorID), .integer(spec.kbID), .text(body), .text(spec.destTable),
-                                         .text(spec.mode.rawValue), .text(spec.placement.rawValue), .text(now), .text(now)]
+                                         .text(spec.mode.rawValue), .text(spec.placement.rawValue), .text(now), .text(now),
+                                         syncID.map(SQLiteValue.text) ?? .null]
             for (i, v) in values.enumerated() { try insert.bind(v, at: i + 1) }
             try insert.run()
         }
@@ -211,7 +220,7 @@ public final class PlaneStore: @unchecked Sendable {
         try database.rows(
             """
             SELECT id, connector_id, kb_id, spec, dest_table, mode, placement, state, rows_emitted, rows_per_sec, message,
-                   created_at, updated_at, started_at, finished_at, duration_ms
+                   created_at, updated_at, started_at, finished_at, duration_ms, checkpoint, sync_id
             FROM jobs WHERE \(condition) ORDER BY created_at
             """, arguments).map { row in
             func int(_ v: SQLiteValue) -> Int64? { if case .integer(let x) = v { return x }; return nil }
@@ -220,7 +229,7 @@ public final class PlaneStore: @unchecked Sendable {
                           destTable: row[4].text ?? "", mode: row[5].text ?? "", placement: row[6].text ?? "",
                           state: row[7].text ?? "", rowsEmitted: int(row[8]) ?? 0, rowsPerSec: real(row[9]), message: row[10].text,
                           createdAt: row[11].text ?? "", updatedAt: row[12].text ?? "", startedAt: row[13].text,
-                          finishedAt: row[14].text, durationMs: int(row[15]))
+                          finishedAt: row[14].text, durationMs: int(row[15]), checkpoint: row[16].text, syncID: row[17].text)
         }
     }
 
