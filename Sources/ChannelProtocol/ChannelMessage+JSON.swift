@@ -24,6 +24,8 @@ extension ChannelMessage {
         case .resume: return "resume"
         case .enrolled: return "enrolled"
         case .error: return "error"
+        case .request: return "request"
+        case .reply: return "reply"
         }
     }
 
@@ -92,6 +94,10 @@ extension ChannelMessage {
             s("connector_id", id); s("credential", credential)
         case .error(let code, let message):
             s("code", code); s("message", message)
+        case .request(let request):
+            m.append(contentsOf: request.json)
+        case .reply(let reply):
+            m.append(contentsOf: reply.json)
         }
         return .object(m)
     }
@@ -160,6 +166,8 @@ extension ChannelMessage {
         case "resume": return .resume(try HostedResume(json: v))
         case "enrolled": return .enrolled(connectorID: try r.string("connector_id"), credential: try r.string("credential"))
         case "error": return .error(code: try r.string("code"), message: try r.string("message"))
+        case "request": return .request(try PlaneRequest(reading: r))
+        case "reply": return .reply(try PlaneReply(reading: r))
         default: return nil
         }
     }

@@ -13,6 +13,7 @@ public enum ChannelMessage: Equatable, Sendable {
     case batch(HostedBatch)
     case resumeRequest(jobID: String)
     case enroll(Enroll)
+    case reply(PlaneReply)
     // plane -> connector
     case welcome(connectorID: String, heartbeatSeconds: Int)
     case dispatch(jobID: String, spec: JSONValue, resume: HostedResume?)
@@ -22,6 +23,7 @@ public enum ChannelMessage: Equatable, Sendable {
     case resume(HostedResume)
     case enrolled(connectorID: String, credential: String)
     case error(code: String, message: String)
+    case request(PlaneRequest)
 }
 
 /// What a connector says of itself when the channel opens.

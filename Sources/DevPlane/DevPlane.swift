@@ -18,7 +18,7 @@ public enum DevPlane {
         let hub = ConnectorHub()
         let channel = ChannelEndpoint(store: store, hostedKBs: hostedKBs, hub: hub, logger: logger)
         let router = Router(context: BasicWebSocketRequestContext.self)
-        PlaneRoutes(config: config, store: store, hostedKBs: hostedKBs, hub: hub, channel: channel).register(on: router)
+        PlaneRoutes(config: config, store: store, hostedKBs: hostedKBs, hub: hub, channel: channel, logger: logger).register(on: router)
         router.ws("/v1/connect/channel") { inbound, outbound, context in
             try await channel.channel(request: context.request, inbound: inbound, outbound: outbound)
         }

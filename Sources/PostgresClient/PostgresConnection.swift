@@ -14,8 +14,9 @@ import Darwin
 /// `interrupted` is asked while waiting; once it answers true, the command is given
 /// `interruptGrace` seconds (for a cancel request to land) before the connection is abandoned.
 public final class PostgresConnection {
-    private let handle: OpaquePointer
+    let handle: OpaquePointer
     private var abandoned = false
+    var isAbandoned: Bool { abandoned }
     /// Seconds without any byte from the server before a command is abandoned (nil = wait for ever).
     public var idleDeadline: Double?
     /// Polled while a command waits; true means "the caller wants out".
@@ -131,6 +132,8 @@ public final class PostgresConnection {
         }
     }
 
+    func sendFailureError(_ sql: String) -> PostgresError { sendFailure(sql) }
+
     private func sendFailure(_ sql: String) -> PostgresError {
         PostgresError(kind: isBroken ? .connectionLost : .protocolViolation, sqlState: nil,
                       message: Self.scrub(String(cString: PQerrorMessage(handle))), statement: sql)
@@ -158,6 +161,8 @@ public final class PostgresConnection {
     }
 
     /// Polls the socket until libpq holds a whole result (or knows there is none).
+    func waitForInput(sql: String) throws { try waitUntilReadable(sql: sql) }
+
     private func waitUntilReadable(sql: String) throws {
         let socket = PQsocket(handle)
         var lastByteAt = monotonicNow()
@@ -206,12 +211,18 @@ public final class PostgresConnection {
         if status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK || status == PGRES_EMPTY_QUERY {
             return PostgresResult(handle: raw)
         }
+        let error = errorFrom(raw, sql: sql)
+        PQclear(raw)
+        throw error
+    }
+
+    /// The error a failed result carries: its SQLSTATE and primary message (not freed here).
+    func errorFrom(_ raw: OpaquePointer, sql: String) -> PostgresError {
         let state = PQresultErrorField(raw, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
         let primary = PQresultErrorField(raw, Int32(UInt8(ascii: "M"))).map { String(cString: $0) }
             ?? Self.scrub(String(cString: PQresultErrorMessage(raw)))
-        PQclear(raw)
         let kind: PostgresError.Kind = isBroken ? .connectionLost : .server
-        throw PostgresError(kind: kind, sqlState: state, message: primary, statement: sql)
+        return PostgresError(kind: kind, sqlState: state, message: primary, statement: sql)
     }
 
     /// libpq's connection messages can quote the host and user but never the password; we keep

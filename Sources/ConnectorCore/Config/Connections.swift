@@ -23,6 +23,8 @@ public struct ConnectionSettings: Sendable {
     public var allowedSchemas: [String]
     /// Tables the control plane may read, as `schema.table` or `schema.*` (empty = any).
     public var allowedTables: [String]
+    /// What ad-hoc queries (`query:sql`) may do through this connection: `read` (default) or `write`.
+    public var queryPolicy: QueryMode = .read
 
     public static let defaultStatementTimeoutMs = 60_000
     public static let defaultLockTimeoutMs = 5_000
@@ -58,20 +60,39 @@ public struct ConnectionSettings: Sendable {
         self.allowedTables = allowedTables
     }
 
-    /// Whether this connection's allow-list lets jobs read `schema.table`.
+    /// Whether this connection's allow-list lets jobs and browsing read `schema.table`. The
+    /// system catalogs (`pg_catalog`, `information_schema`, `pg_toast`, temporary schemas) are
+    /// never read unless the allow-list names them: they hold password hashes and settings.
     public func allows(schema: String, table: String) -> Bool {
+        let named = allowedSchemas.contains(schema) || allowedTables.contains("\(schema).\(table)")
+            || allowedTables.contains("\(schema).*")
+        if Self.isSystemSchema(schema) { return named }
         if allowedSchemas.isEmpty && allowedTables.isEmpty { return true }
-        if allowedSchemas.contains(schema) { return true }
-        return allowedTables.contains("\(schema).\(table)") || allowedTables.contains("\(schema).*")
+        return named
+    }
+
+    /// Schemas that belong to Postgres itself rather than to the application.
+    public static func isSystemSchema(_ schema: String) -> Bool {
+        schema == "pg_catalog" || schema == "information_schema" || schema.hasPrefix("pg_toast") || schema.hasPrefix("pg_temp_")
     }
 
     /// Fails a job that reads outside the allow-list, naming what is allowed.
     public func checkAllowed(schema: String, table: String, file: String) throws {
         guard !allows(schema: schema, table: table) else { return }
+        if Self.isSystemSchema(schema) {
+            throw JobSpecError(field: "source.schema",
+                               problem: "\(schema) is a system schema: connection \"\(name)\" in \(file) must name it in allow.schemas to read it")
+        }
         let allowed = (allowedSchemas.map { "\($0).*" } + allowedTables).joined(separator: ", ")
         throw JobSpecError(field: "source.table",
                            problem: "\(schema).\(table) is not allowed by connection \"\(name)\" in \(file) (it allows \(allowed))")
     }
+}
+
+/// What an ad-hoc query may do: `read` runs in a read-only transaction; `write` also needs the
+/// connection's `"query": "write"`.
+public enum QueryMode: String, Sendable, CaseIterable {
+    case read, write
 }
 
 /// A problem with `connections.json`: names the file, the key and the problem, never the DSN.
@@ -146,8 +167,10 @@ public struct Connections: Sendable {
             }
             return number
         }
-        if let policy = try string("query"), policy != "read" && policy != "write" {
-            throw fail("query", "\"\(policy)\" is not one of read, write")
+        var queryPolicy = QueryMode.read
+        if let policy = try string("query") {
+            guard let mode = QueryMode(rawValue: policy) else { throw fail("query", "\"\(policy)\" is not one of read, write") }
+            queryPolicy = mode
         }
         let kind = try string("kind") ?? "postgres"
         guard kind == "postgres" else { throw fail("kind", "\"\(kind)\" is not supported (only postgres)") }
@@ -184,6 +207,7 @@ public struct Connections: Sendable {
         let batchBytes = try milliseconds("batch_bytes", ConnectionSettings.defaultBatchBytes)
         guard batchBytes >= 65_536 else { throw fail("batch_bytes", "expected a whole number >= 65536") }
         settings.batchBytes = batchBytes
+        settings.queryPolicy = queryPolicy
         return settings
     }
 

@@ -41,6 +41,17 @@ public struct JSONRowEncoder {
         }
     }
 
+    /// Appends `[cell, ...]` for one row given as text (nil = NULL).
+    public func appendRow(_ cells: [String?], to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "["))
+        for (column, kind) in kinds.enumerated() {
+            if column > 0 { out.append(UInt8(ascii: ",")) }
+            guard var text = cells[column] else { out.append(contentsOf: "null".utf8); continue }
+            text.withUTF8 { appendCell($0, kind: kind, to: &out) }
+        }
+        out.append(UInt8(ascii: "]"))
+    }
+
     private func appendCell(_ cell: UnsafeBufferPointer<UInt8>, kind: ColumnKind, to out: inout [UInt8]) {
         switch kind {
         case .integer:

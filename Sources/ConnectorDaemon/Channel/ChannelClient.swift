@@ -16,6 +16,7 @@ public final class ChannelClient: Service, @unchecked Sendable {
     private let store: StateStore
     private let outbox: Outbox
     private let runner: JobRunner
+    private let requests: RequestHandler
     private let logger: Logger
     private let lock = Condition()
     private var up = false
@@ -40,6 +41,7 @@ public final class ChannelClient: Service, @unchecked Sendable {
         self.outbox = outbox
         self.runner = runner
         self.logger = logger
+        self.requests = RequestHandler(connectionsPath: config.connectionsPath, outbox: outbox, logger: logger)
     }
 
     public var isUp: Bool { lock.withLock { up } }
@@ -210,6 +212,8 @@ public final class ChannelClient: Service, @unchecked Sendable {
             runner.acknowledgeBatch(jobID: jobID, seq: seq)
         case .resume(let position):
             runner.resume(position)
+        case .request(let request):
+            requests.handle(request)
         case .error(let code, let text):
             logger.error("control plane error", metadata: ["code": "\(code)", "message": "\(text)"])
         default:

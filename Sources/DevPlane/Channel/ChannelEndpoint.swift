@@ -132,6 +132,8 @@ struct ChannelEndpoint: Sendable {
             let position = try kbID.flatMap { try hostedKBs.position(jobID: jobID, kbID: $0) }
                 ?? HostedResume(jobID: jobID, seq: 0, checkpoint: nil, rowsLanded: 0)
             try await outbound.write(.text(ChannelMessage.resume(position).encoded()))
+        case .reply(let reply):
+            await hub.deliver(reply, from: connectorID)
         default:
             break
         }

@@ -1,15 +1,32 @@
 import ChannelProtocol
+import TimbalModel
 import WSCore
 
-/// The live channels, one per connected connector; a newer channel replaces an older one.
+/// The live channels, one per connected connector; a newer channel replaces an older one. Also
+/// the plane's questions waiting for their `reply` (browse, query, pushed configuration).
 public actor ConnectorHub {
     private struct Session {
         let id: Int
         let outbound: WebSocketOutboundWriter
     }
 
+    /// How a request to a connector ended.
+    public enum Outcome: Sendable {
+        case replied(PlaneReply)
+        /// No channel, or it closed before the answer came.
+        case offline
+        case timedOut
+    }
+
+    private struct Waiter {
+        let connectorID: String
+        let continuation: CheckedContinuation<Outcome, Never>
+    }
+
     private var sessions: [String: Session] = [:]
+    private var waiters: [String: Waiter] = [:]
     private var nextID = 0
+    private var nextRequest = 0
 
     public init() {}
 
@@ -20,7 +37,10 @@ public actor ConnectorHub {
     }
 
     func unregister(_ connectorID: String, session: Int) {
-        if sessions[connectorID]?.id == session { sessions.removeValue(forKey: connectorID) }
+        guard sessions[connectorID]?.id == session else { return }
+        sessions.removeValue(forKey: connectorID)
+        // Questions that channel carried will not be answered.
+        for (id, waiter) in waiters where waiter.connectorID == connectorID { finish(id, .offline) }
     }
 
     public func isConnected(_ connectorID: String) -> Bool { sessions[connectorID] != nil }
@@ -35,5 +55,41 @@ public actor ConnectorHub {
         } catch {
             return false
         }
+    }
+
+    /// Closes a connector's channel (revocation).
+    public func disconnect(_ connectorID: String, code: String, message: String) async -> Bool {
+        guard let session = sessions[connectorID] else { return false }
+        try? await session.outbound.write(.text(ChannelMessage.error(code: code, message: message).encoded()))
+        try? await session.outbound.close(.policyViolation, reason: code)
+        return true
+    }
+
+    /// Asks a connector and waits for its reply, at most `timeoutSeconds`.
+    public func ask(_ connectorID: String, action: PlaneRequest.Action, params: JSONValue, timeoutSeconds: Double) async -> Outcome {
+        guard sessions[connectorID] != nil else { return .offline }
+        nextRequest += 1
+        let requestID = "req_\(nextRequest)_\(UInt32.random(in: 0...UInt32.max))"
+        let message = ChannelMessage.request(PlaneRequest(requestID: requestID, action: action, params: params))
+        return await withCheckedContinuation { continuation in
+            waiters[requestID] = Waiter(connectorID: connectorID, continuation: continuation)
+            Task {
+                if !(await self.send(message, to: connectorID)) { self.finish(requestID, .offline) }
+            }
+            Task {
+                try? await Task.sleep(for: .milliseconds(Int(timeoutSeconds * 1000)))
+                self.finish(requestID, .timedOut)
+            }
+        }
+    }
+
+    /// A connector's answer arrived.
+    func deliver(_ reply: PlaneReply, from connectorID: String) {
+        guard waiters[reply.requestID]?.connectorID == connectorID else { return }
+        finish(reply.requestID, .replied(reply))
+    }
+
+    private func finish(_ requestID: String, _ outcome: Outcome) {
+        waiters.removeValue(forKey: requestID)?.continuation.resume(returning: outcome)
     }
 }

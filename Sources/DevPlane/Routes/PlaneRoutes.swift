@@ -13,6 +13,7 @@ struct PlaneRoutes: Sendable {
     let hostedKBs: HostedKBs
     let hub: ConnectorHub
     let channel: ChannelEndpoint
+    let logger: Logger
 
     func register(on router: Router<BasicWebSocketRequestContext>) {
         router.get("/healthz") { _, _ in JSONResponse.make(.object([("status", .string("ok"))])) }
@@ -25,6 +26,7 @@ struct PlaneRoutes: Sendable {
         admin.get("/orgs/:org/connectors/:connector/jobs/:job") { _, context in try await showJob(context) }
         admin.post("/orgs/:org/connectors/:connector/jobs/:job/stop") { _, context in try await stop(context) }
         admin.post("/k2/:kb/query") { request, context in try await query(request, context) }
+        ConnectorRequestRoutes(config: config, store: store, hub: hub, logger: logger).register(on: admin)
     }
 
     private func org(_ context: some RequestContext) throws -> String? {

@@ -5,7 +5,7 @@ package struct FieldReader {
     package let object: JSONValue
     package let path: String
 
-    init(_ value: JSONValue, path: String) throws {
+    package init(_ value: JSONValue, path: String) throws {
         guard case .object = value else {
             throw JobSpecError(field: path.isEmpty ? "job" : path, problem: "expected an object, got \(value.typeName)")
         }

@@ -1,0 +1,110 @@
+import ChannelProtocol
+import ConnectorCore
+import Logging
+import Metrics
+
+/// Answers the plane's requests (browse, query, pushed configuration), each on a thread of its
+/// own (they block on libpq), at most `maxConcurrent` at once; the answer goes out as a `reply`.
+/// Connections are read from connections.json for every request, so a pushed map applies at once.
+public final class RequestHandler: @unchecked Sendable {
+    private let connectionsPath: String
+    private let outbox: Outbox
+    private let logger: Logger
+    private let lock = Condition()
+    private var inFlight = 0
+
+    public static let maxConcurrent = 4
+
+    public init(connectionsPath: String, outbox: Outbox, logger: Logger) {
+        self.connectionsPath = connectionsPath
+        self.outbox = outbox
+        self.logger = logger
+    }
+
+    public func handle(_ request: PlaneRequest) {
+        let admitted = lock.withLock {
+            guard inFlight < Self.maxConcurrent else { return false }
+            inFlight += 1
+            return true
+        }
+        guard admitted else {
+            send(request, .failure(RequestError(.busy, "the connector is answering \(Self.maxConcurrent) requests already; retry")))
+            return
+        }
+        _ = OSThread(name: "timbal-request", detached: true) { [self] in
+            let startedAt = monotonicSeconds()
+            let outcome: Result<JSONValue, RequestError>
+            do {
+                outcome = .success(try answer(request))
+            } catch let error as RequestError {
+                outcome = .failure(error)
+            } catch {
+                outcome = .failure(RequestError(.invalid, "\(error)"))
+            }
+            send(request, outcome)
+            lock.withLock { inFlight -= 1 }
+            var metadata: Logger.Metadata = ["request.id": "\(request.requestID)", "action": "\(request.action)",
+                                             "duration_ms": "\(Int((monotonicSeconds() - startedAt) * 1000))"]
+            if case .failure(let error) = outcome { metadata["error"] = "\(error.code.rawValue): \(error.message)" }
+            logger.info("request answered", metadata: metadata)
+            Counter(label: "timbal_requests_total", dimensions: [("action", request.action),
+                                                                 ("outcome", outcome.isSuccess ? "ok" : "error")]).increment()
+        }
+    }
+
+    private func send(_ request: PlaneRequest, _ outcome: Result<JSONValue, RequestError>) {
+        let reply: PlaneReply
+        switch outcome {
+        case .success(let result):
+            reply = PlaneReply(requestID: request.requestID, result: result)
+        case .failure(let error):
+            reply = PlaneReply(requestID: request.requestID,
+                               failure: .init(code: error.code.rawValue, message: error.message, sqlState: error.sqlState))
+        }
+        outbox.send(ChannelMessage.reply(reply).encoded())
+    }
+
+    private func answer(_ request: PlaneRequest) throws -> JSONValue {
+        guard let action = PlaneRequest.Action(rawValue: request.action) else {
+            throw RequestError(.invalid, "action: \"\(request.action)\" is not one this connector answers")
+        }
+        if action == .localConfig {
+            return try LocalConfigUpdate.apply(request.params, connectionsPath: connectionsPath)
+        }
+        let connections: Connections
+        do { connections = try Connections.load(path: connectionsPath) } catch { throw RequestError(.invalid, "\(error)") }
+        let browser = SourceBrowser(connections: connections)
+        let params = request.params
+        switch action {
+        case .browseConnections:
+            return browser.connectionNames()
+        case .browseTables:
+            return try browser.tables(connectionRef: try Self.string(params, "connection_ref"))
+        case .browseColumns, .browseTable:
+            let ref = try Self.string(params, "connection_ref"), table = try Self.string(params, "table")
+            let schema = try Self.string(params, "schema", default: "public")
+            return action == .browseColumns
+                ? try browser.columns(connectionRef: ref, schema: schema, table: table)
+                : try browser.table(connectionRef: ref, schema: schema, table: table)
+        case .query:
+            return try AdHocQuery.run(try QueryRequest.decode(params), connections: connections)
+        case .localConfig:
+            preconditionFailure("answered above")
+        }
+    }
+
+    private static func string(_ params: JSONValue, _ key: String, default fallback: String? = nil) throws -> String {
+        switch params[key] {
+        case .string(let text)? where !text.isEmpty: return text
+        case nil, .null?:
+            if let fallback { return fallback }
+            throw RequestError(.invalid, "\(key): is required")
+        default:
+            throw RequestError(.invalid, "\(key): expected a non-empty string")
+        }
+    }
+}
+
+extension Result {
+    var isSuccess: Bool { if case .success = self { return true }; return false }
+}
