@@ -5,17 +5,6 @@ import Logging
 import Glibc
 #endif
 
-/// Runs blocking work (libpq, SQLite) on its own thread, off Swift's cooperative pool.
-enum BlockingThread {
-    static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            _ = OSThread(name: "timbal-job", detached: true) {
-                do { continuation.resume(returning: try body()) } catch { continuation.resume(throwing: error) }
-            }
-        }
-    }
-}
-
 /// Turns SIGINT and SIGTERM into a graceful stop at the next batch boundary.
 final class SignalStopper: @unchecked Sendable {
     private var sources: [DispatchSourceSignal] = []

@@ -38,8 +38,8 @@ struct CheckCommand: AsyncParsableCommand {
             throw ExitCode.failure
         }
         do {
-            let connections = try Connections.load(path: daemon.connectionsPath)
-            line(true, "connections", "\(daemon.connectionsPath) (\(connections.entries.count) defined)")
+            let connections = try Connections.load(path: daemon.effectiveConnectionsPath)
+            line(true, "connections", "\(daemon.effectiveConnectionsPath) (\(connections.entries.count) defined\(daemon.effectiveConnectionsPath == daemon.connectionsPath ? "" : "; pushed by the control plane, in place of \(daemon.connectionsPath)"))")
             for warning in connections.warnings { print("warn  connections: \(warning)") }
             for name in connections.entries.keys.sorted() {
                 let settings = connections.entries[name]!

@@ -31,8 +31,12 @@ struct RunCommand: AsyncParsableCommand {
         let store: StateStore
         do {
             daemon = try DaemonConfig.load(path: configFile.config)
-            let connections = try Connections.load(path: daemon.connectionsPath)
+            let connections = try Connections.load(path: daemon.effectiveConnectionsPath)
             for warning in daemon.warnings + connections.warnings { logger.warning("\(warning)") }
+            if daemon.effectiveConnectionsPath != daemon.connectionsPath {
+                logger.notice("connections: using the map the control plane pushed (delete it to return to the configured file)",
+                              metadata: ["file": "\(daemon.effectiveConnectionsPath)", "instead_of": "\(daemon.connectionsPath)"])
+            }
             credential = try Credential.load(stateDir: daemon.stateDir)
             store = try StateStore(stateDir: daemon.stateDir)
         } catch {
@@ -74,7 +78,11 @@ struct RunCommand: AsyncParsableCommand {
         let group = ServiceGroup(configuration: .init(
             services: services + [.init(service: JobDrainService(runner: runner, logger: logger)), .init(service: systemd)],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch is ConnectorRevoked {
+            throw ExitCode(ConnectorRevoked.exitStatus)
+        }
         logger.info("connector stopped")
     }
 }

@@ -199,9 +199,10 @@ struct PlaneRequestsTests {
         #expect(try post(harness, "/local-config", good).status == 202)
         let applied = waitForPush(harness) { $0["state"] == .string("applied") }
         #expect(applied?["connections"] == .array([.string("fresh")]), "\(String(describing: applied))")
+        // Kept in the state dir (the config dir is read-only under systemd), 0600; the operator's file is untouched.
         var mode = stat()
-        stat(connectionsFile, &mode)
-        #expect(mode.st_mode & 0o777 == 0o600)
+        #expect(stat(harness.directory + "/state/connections.pushed.json", &mode) == 0 && mode.st_mode & 0o777 == 0o600)
+        #expect(try String(contentsOfFile: connectionsFile, encoding: .utf8) == before)
         let job = try harness.dispatch("""
             {"kb_id": 42, "dest_table": "orders", "placement": "local",
              "source": {"kind": "postgres", "connection_ref": "fresh", "schema": "\(scratch.schema)", "table": "orders", "cursor_column": "id"}}

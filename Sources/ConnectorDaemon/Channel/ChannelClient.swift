@@ -20,6 +20,7 @@ public final class ChannelClient: Service, @unchecked Sendable {
     private let logger: Logger
     private let lock = Condition()
     private var up = false
+    private var revoked = false
 
     /// Seconds between WebSocket pings; a peer silent for two periods is given up on.
     public static let pingSeconds: Int64 = 10
@@ -41,7 +42,7 @@ public final class ChannelClient: Service, @unchecked Sendable {
         self.outbox = outbox
         self.runner = runner
         self.logger = logger
-        self.requests = RequestHandler(connectionsPath: config.connectionsPath, outbox: outbox, logger: logger)
+        self.requests = RequestHandler(config: config, outbox: outbox, logger: logger)
     }
 
     public var isUp: Bool { lock.withLock { up } }
@@ -64,6 +65,11 @@ public final class ChannelClient: Service, @unchecked Sendable {
                 if !Task.isShuttingDownGracefully { logger.warning("channel error", metadata: ["error": "\(error)"]) }
             }
             setUp(false)
+            if lock.withLock({ revoked }) {
+                logger.critical("the control plane revoked this connector: stopping its jobs and exiting with status \(ConnectorRevoked.exitStatus) (systemd does not restart it); enroll again to reconnect")
+                try await BlockingThread.run { [runner] in runner.stopAll(message: "the connector was revoked") }
+                throw ConnectorRevoked()
+            }
             if Task.isCancelled || Task.isShuttingDownGracefully { break }
             attempt += 1
             let delay = retry.delay(attempt: attempt)
@@ -149,7 +155,11 @@ public final class ChannelClient: Service, @unchecked Sendable {
         guard let first = try await messages.next() else { return }
         guard case .text(let text) = first, case .welcome(let connectorID, let heartbeat)? = try ChannelMessage.decode(text) else {
             if case .text(let text) = first, case .error(let code, let message)? = try? ChannelMessage.decode(text) {
-                logger.error("control plane refused the channel: \(code): \(message)")
+                if code == ConnectorRevoked.code {
+                    lock.withLock { revoked = true }
+                } else {
+                    logger.error("control plane refused the channel: \(code): \(message)")
+                }
             }
             return
         }
@@ -215,9 +225,21 @@ public final class ChannelClient: Service, @unchecked Sendable {
         case .request(let request):
             requests.handle(request)
         case .error(let code, let text):
-            logger.error("control plane error", metadata: ["code": "\(code)", "message": "\(text)"])
+            if code == ConnectorRevoked.code {
+                lock.withLock { revoked = true }  // said once, in one line, when the channel closes
+            } else {
+                logger.error("control plane error", metadata: ["code": "\(code)", "message": "\(text)"])
+            }
         default:
             logger.debug("ignored message", metadata: ["type": "\(message.type)"])
         }
     }
+}
+
+/// The plane revoked the connector's credential: its jobs are stopped and the daemon exits with
+/// `exitStatus`, which the systemd unit lists in `RestartPreventExitStatus` (docs/operations).
+public struct ConnectorRevoked: Error, CustomStringConvertible {
+    public static let code = "revoked"
+    public static let exitStatus: Int32 = 77
+    public var description: String { "the control plane revoked this connector's credential" }
 }

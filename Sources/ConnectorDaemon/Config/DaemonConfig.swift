@@ -25,6 +25,14 @@ public struct DaemonConfig: Sendable {
     /// Loopback address of `/healthz`, `/readyz` and `/metrics`; nil disables the endpoint.
     public var metricsAddress: String?
 
+    /// Where a map pushed by the control plane is kept (the config dir is read-only under systemd).
+    public var pushedConnectionsPath: String { stateDir + "/connections.pushed.json" }
+
+    /// The connections in force: a pushed map once there is one, else the configured file.
+    public var effectiveConnectionsPath: String {
+        access(pushedConnectionsPath, F_OK) == 0 ? pushedConnectionsPath : connectionsPath
+    }
+
     /// TLS trust and proxy for the channel and enrollment (`ca_file`, `proxy`).
     public var planeConnection = PlaneConnection()
 

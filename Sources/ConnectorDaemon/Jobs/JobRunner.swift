@@ -8,7 +8,6 @@ import Metrics
 /// down; their reports go out when it is back.
 public final class JobRunner: @unchecked Sendable {
     private let config: DaemonConfig
-    private let connectionsPath: String
     private let store: StateStore
     private let outbox: Outbox
     private let logger: Logger
@@ -23,7 +22,6 @@ public final class JobRunner: @unchecked Sendable {
 
     public init(config: DaemonConfig, store: StateStore, outbox: Outbox, logger: Logger) {
         self.config = config
-        self.connectionsPath = config.connectionsPath
         self.store = store
         self.outbox = outbox
         self.logger = logger
@@ -45,26 +43,27 @@ public final class JobRunner: @unchecked Sendable {
         }
     }
 
-    /// Jobs that were accepted or running when the daemon last stopped: local ones resume at once,
-    /// hosted ones once the plane says where their data stands.
+    /// Jobs that were accepted or running when the daemon last stopped resume only once the plane
+    /// confirms it still wants them (a job stopped while the connector was down stays stopped):
+    /// each waits for the answer to its `resume_request` — `resume` (for a hosted job, where its
+    /// data stands) or `stop`. While the plane is unreachable they wait; the source is not read
+    /// on an order that may have been withdrawn.
     public func resumeUnfinished() throws {
         for (jobID, text) in try store.unfinishedJobs() {
-            let spec = try JSONParser.parse(text)
-            if spec["placement"] == .string("local") {
-                logger.info("resuming job from its checkpoint", metadata: ["job.id": "\(jobID)"])
-                enqueue(jobID: jobID, spec: spec, resume: nil)
-            } else {
-                logger.info("hosted job waits for the plane's position to resume", metadata: ["job.id": "\(jobID)"])
-                lock.withLock { awaitingResume[jobID] = spec }
-                outbox.send(ChannelMessage.resumeRequest(jobID: jobID).encoded())
-            }
+            logger.info("interrupted job waits for the plane's go-ahead to resume", metadata: ["job.id": "\(jobID)"])
+            lock.withLock { awaitingResume[jobID] = try? JSONParser.parse(text) }
+            outbox.send(ChannelMessage.resumeRequest(jobID: jobID).encoded())
         }
     }
 
-    /// The plane's answer to a resume request.
+    /// The plane's answer to a resume request: local jobs resume from their KB checkpoint,
+    /// hosted ones from the plane's last landed batch.
     public func resume(_ position: HostedResume) {
         guard let spec = lock.withLock({ awaitingResume.removeValue(forKey: position.jobID) }) else { return }
-        enqueue(jobID: position.jobID, spec: spec, resume: position)
+        let local = spec["placement"] == .string("local")
+        logger.info(local ? "resuming job from its checkpoint" : "resuming hosted job after the plane's last landed batch",
+                    metadata: ["job.id": "\(position.jobID)"])
+        enqueue(jobID: position.jobID, spec: spec, resume: local ? nil : position)
     }
 
     /// A new channel is up: ask again for what is pending, resend unacknowledged batches.
@@ -90,7 +89,26 @@ public final class JobRunner: @unchecked Sendable {
         if let extractor {
             extractor.stop()
         } else {
+            // A job this daemon never heard of is recorded as stopped, so the plane hears that the stop landed.
+            _ = try? store.accept(jobID: jobID, spec: "{}")
             try? report(jobID, .init(state: .stopped, message: "stopped before it started"))
+        }
+    }
+
+    /// Revocation: every job ends `stopped` for good (never resumed), and this waits for them.
+    public func stopAll(message: String) {
+        let (extractors, idle): ([Extractor], [String]) = lock.withLock {
+            draining = true
+            let idle = queue.map(\.jobID) + Array(awaitingResume.keys)
+            stopRequested.formUnion(idle + Array(running.keys))
+            queue.removeAll()
+            awaitingResume.removeAll()
+            return (Array(running.values), idle)
+        }
+        for jobID in idle { try? report(jobID, .init(state: .stopped, message: message)) }
+        extractors.forEach { $0.stop() }
+        lock.withLock {
+            while !active.isEmpty { lock.wait() }
         }
     }
 
@@ -180,7 +198,7 @@ public final class JobRunner: @unchecked Sendable {
                 throw JobSpecError(field: missing.hasPrefix("source:") ? "source.kind" : "placement",
                                    problem: "this connector lacks capability \"\(missing)\" (it has \(Capabilities.all.joined(separator: ", ")))")
             }
-            let settings = try Connections.load(path: connectionsPath).settings(for: spec)
+            let settings = try Connections.load(path: config.effectiveConnectionsPath).settings(for: spec)
             let stopFlag = StopFlag()
             let store = self.store, outbox = self.outbox
             let sink: () throws -> BatchSink

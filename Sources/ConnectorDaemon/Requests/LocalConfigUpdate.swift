@@ -4,10 +4,12 @@ import Glibc
 #endif
 
 /// A pushed `connections` map: validated as connections.json is, then written atomically (0600)
-/// in place of it. Jobs and requests read the file when they start, so the new map applies to the
-/// next job without dropping the channel or touching running jobs. Nothing of a DSN is answered.
+/// to `<state-dir>/connections.pushed.json`, which from then on replaces the configured file (the
+/// config dir is read-only under systemd; `run` and `check` say which file is in force). Jobs and
+/// requests read the map when they start, so it applies to the next job without dropping the
+/// channel or touching running jobs. Nothing of a DSN is answered.
 enum LocalConfigUpdate {
-    static func apply(_ params: JSONValue, connectionsPath: String) throws -> JSONValue {
+    static func apply(_ params: JSONValue, writingTo path: String) throws -> JSONValue {
         guard let map = params["connections"], map != .null else {
             // Only `filesystems` (not built by this connector) or nothing: the connections stay as they are.
             return .object([("applied", .bool(false)), ("connections", .bool(false))])
@@ -19,7 +21,7 @@ enum LocalConfigUpdate {
         } catch let error as ConnectionsError {
             throw RequestError(.invalid, "connections: \(error.key.isEmpty ? "" : error.key + ": ")\(error.problem)")
         }
-        try writeAtomically(bytes, to: connectionsPath)
+        try writeAtomically(bytes, to: path)
         return .object([("applied", .bool(true)), ("connections", .array(parsed.entries.keys.sorted().map(JSONValue.string))),
                         ("warnings", .array(parsed.warnings.map(JSONValue.string)))])
     }

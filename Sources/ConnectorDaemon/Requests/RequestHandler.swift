@@ -5,9 +5,9 @@ import Metrics
 
 /// Answers the plane's requests (browse, query, pushed configuration), each on a thread of its
 /// own (they block on libpq), at most `maxConcurrent` at once; the answer goes out as a `reply`.
-/// Connections are read from connections.json for every request, so a pushed map applies at once.
+/// Connections are read for every request, so a pushed map applies at once.
 public final class RequestHandler: @unchecked Sendable {
-    private let connectionsPath: String
+    private let config: DaemonConfig
     private let outbox: Outbox
     private let logger: Logger
     private let lock = Condition()
@@ -15,8 +15,8 @@ public final class RequestHandler: @unchecked Sendable {
 
     public static let maxConcurrent = 4
 
-    public init(connectionsPath: String, outbox: Outbox, logger: Logger) {
-        self.connectionsPath = connectionsPath
+    public init(config: DaemonConfig, outbox: Outbox, logger: Logger) {
+        self.config = config
         self.outbox = outbox
         self.logger = logger
     }
@@ -69,10 +69,10 @@ public final class RequestHandler: @unchecked Sendable {
             throw RequestError(.invalid, "action: \"\(request.action)\" is not one this connector answers")
         }
         if action == .localConfig {
-            return try LocalConfigUpdate.apply(request.params, connectionsPath: connectionsPath)
+            return try LocalConfigUpdate.apply(request.params, writingTo: config.pushedConnectionsPath)
         }
         let connections: Connections
-        do { connections = try Connections.load(path: connectionsPath) } catch { throw RequestError(.invalid, "\(error)") }
+        do { connections = try Connections.load(path: config.effectiveConnectionsPath) } catch { throw RequestError(.invalid, "\(error)") }
         let browser = SourceBrowser(connections: connections)
         let params = request.params
         switch action {

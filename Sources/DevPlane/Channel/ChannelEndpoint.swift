@@ -37,6 +37,12 @@ struct ChannelEndpoint: Sendable {
             try await outbound.close(.policyViolation, reason: "invalid credential")
             return
         }
+        if connector.revokedAt != nil {
+            logger.warning("channel refused: the connector is revoked", metadata: ["connector.id": "\(connector.id)"])
+            try await outbound.write(.text(ChannelMessage.error(code: "revoked", message: "this connector was revoked; enroll again").encoded()))
+            try await outbound.close(.policyViolation, reason: "revoked")
+            return
+        }
         var messages = inbound.messages(maxSize: Self.maxMessageBytes).makeAsyncIterator()
         guard case .text(let text)? = try await messages.next(), case .hello(let hello)? = try ChannelMessage.decode(text) else { return }
         guard hello.protocolVersion == channelProtocolVersion else {
@@ -54,6 +60,10 @@ struct ChannelEndpoint: Sendable {
             // Jobs dispatched while it was away (or whose dispatch was lost) go out again; it runs each job id once.
             for job in try store.openJobs(connectorID: connectorID) {
                 try await outbound.write(.text(try dispatchMessage(job).encoded()))
+            }
+            // Stops issued while it was away (or not yet confirmed) go out again, until it reports the job ended.
+            for jobID in try store.pendingStops(connectorID: connectorID) {
+                try await outbound.write(.text(ChannelMessage.stop(jobID: jobID).encoded()))
             }
             // Batches land on their own task, so reading the next frame overlaps writing this one.
             let (batches, landing) = AsyncStream<(HostedBatch, [UInt8], Range<Int>)>.makeStream(bufferingPolicy: .unbounded)
@@ -128,8 +138,12 @@ struct ChannelEndpoint: Sendable {
             // Batches carry megabytes of rows and must come as binary messages (docs/protocol.md).
             logger.warning("batch refused: sent as a text message", metadata: ["job.id": "\(batch.jobID)"])
         case .resumeRequest(let jobID):
-            let kbID = try store.job(id: jobID, connectorID: connectorID)?.kbID
-            let position = try kbID.flatMap { try hostedKBs.position(jobID: jobID, kbID: $0) }
+            // A job the plane has ended (stopped while the connector was down, say) or never knew is not resumed.
+            guard let job = try store.job(id: jobID, connectorID: connectorID), !job.isTerminal else {
+                try await outbound.write(.text(ChannelMessage.stop(jobID: jobID).encoded()))
+                return
+            }
+            let position = try (job.placement == "hosted" ? hostedKBs.position(jobID: jobID, kbID: job.kbID) : nil)
                 ?? HostedResume(jobID: jobID, seq: 0, checkpoint: nil, rowsLanded: 0)
             try await outbound.write(.text(ChannelMessage.resume(position).encoded()))
         case .reply(let reply):

@@ -30,9 +30,15 @@ public final class PlaneStore: @unchecked Sendable {
                 created_at TEXT NOT NULL, updated_at TEXT NOT NULL, started_at TEXT, finished_at TEXT, duration_ms INTEGER,
                 sync_id TEXT);
             """)
-        // Data dirs from before syncs: add the column.
-        let columns = try database.rows("SELECT name FROM pragma_table_info('jobs')").compactMap { $0[0].text }
-        if !columns.contains("sync_id") { try database.execute("ALTER TABLE jobs ADD COLUMN sync_id TEXT") }
+        // Data dirs from earlier versions: add the newer columns.
+        try addColumnIfMissing("jobs", "sync_id", "TEXT")
+        try addColumnIfMissing("jobs", "stop_pending", "INTEGER NOT NULL DEFAULT 0")
+        try addColumnIfMissing("connectors", "revoked_at", "TEXT")
+    }
+
+    private func addColumnIfMissing(_ table: String, _ column: String, _ declaration: String) throws {
+        let columns = try database.rows("SELECT name FROM pragma_table_info('\(table)')").compactMap { $0[0].text }
+        if !columns.contains(column) { try database.execute("ALTER TABLE \(table) ADD COLUMN \(column) \(declaration)") }
     }
 
     static func randomToken(_ prefix: String) -> String {
@@ -94,6 +100,7 @@ public final class PlaneStore: @unchecked Sendable {
         public var capabilities: [String]
         public var enrolledAt: String
         public var lastSeenAt: String?
+        public var revokedAt: String?
     }
 
     public func connector(credential: String) throws -> ConnectorRow? {
@@ -110,7 +117,7 @@ public final class PlaneStore: @unchecked Sendable {
 
     private func connectorsLocked(where condition: String, _ arguments: [SQLiteValue]) throws -> [ConnectorRow] {
         try database.rows(
-            "SELECT id, org_id, name, hostname, os, arch, version, capabilities, enrolled_at, last_seen_at FROM connectors WHERE \(condition) ORDER BY enrolled_at",
+            "SELECT id, org_id, name, hostname, os, arch, version, capabilities, enrolled_at, last_seen_at, revoked_at FROM connectors WHERE \(condition) ORDER BY enrolled_at",
             arguments).map { row in
             var capabilities: [String] = []
             if let text = row[7].text, case .array(let items)? = try? JSONParser.parse(text) {
@@ -118,7 +125,7 @@ public final class PlaneStore: @unchecked Sendable {
             }
             return ConnectorRow(id: row[0].text ?? "", orgID: row[1].text ?? "", name: row[2].text, hostname: row[3].text,
                                 os: row[4].text, arch: row[5].text, version: row[6].text, capabilities: capabilities,
-                                enrolledAt: row[8].text ?? "", lastSeenAt: row[9].text)
+                                enrolledAt: row[8].text ?? "", lastSeenAt: row[9].text, revokedAt: row[10].text)
         }
     }
 
@@ -246,9 +253,10 @@ public final class PlaneStore: @unchecked Sendable {
             let now = Self.timestamp()
             let startedAt = row[2].text ?? (report.state == .accepted ? nil : (report.startedAt ?? now))
             let finishedAt: SQLiteValue = report.state.isTerminal || sticky ? .text(report.finishedAt ?? now) : .null
+            // A terminal report means the connector has ended the job: a pending stop has landed.
             let update = try database.prepare(
                 """
-                UPDATE jobs SET state = ?, rows_emitted = ?, rows_per_sec = ?, message = coalesce(?, message), checkpoint = coalesce(?, checkpoint),
+                UPDATE jobs SET stop_pending = stop_pending * \(report.state.isTerminal ? 0 : 1), state = ?, rows_emitted = ?, rows_per_sec = ?, message = coalesce(?, message), checkpoint = coalesce(?, checkpoint),
                     report_seq = ?, updated_at = ?, started_at = ?, finished_at = coalesce(finished_at, ?), duration_ms = coalesce(?, duration_ms)
                 WHERE id = ?
                 """)
@@ -265,12 +273,39 @@ public final class PlaneStore: @unchecked Sendable {
     public func markStopped(id: String) throws {
         try lock.withLock {
             let update = try database.prepare(
-                "UPDATE jobs SET state = 'stopped', finished_at = ?, updated_at = ? WHERE id = ? AND state NOT IN ('completed', 'failed', 'stopped')")
+                "UPDATE jobs SET state = 'stopped', stop_pending = 1, finished_at = ?, updated_at = ? WHERE id = ? AND state NOT IN ('completed', 'failed', 'stopped')")
             let now = Self.timestamp()
             try update.bind(.text(now), at: 1)
             try update.bind(.text(now), at: 2)
             try update.bind(.text(id), at: 3)
             try update.run()
+        }
+    }
+
+    /// Jobs the plane stopped whose connector has not yet said it ended them: sent `stop` again
+    /// on every hello until a terminal report comes back.
+    public func pendingStops(connectorID: String) throws -> [String] {
+        try lock.withLock {
+            try database.rows("SELECT id FROM jobs WHERE connector_id = ? AND stop_pending = 1 ORDER BY created_at",
+                              [.text(connectorID)]).compactMap { $0[0].text }
+        }
+    }
+
+    /// Revokes a connector: its credential is refused from now on and its open jobs are stopped.
+    /// Returns false for an unknown connector.
+    public func revoke(connectorID: String, org: String) throws -> Bool {
+        try lock.withLock {
+            guard try !database.rows("SELECT 1 FROM connectors WHERE id = ? AND org_id = ?", [.text(connectorID), .text(org)]).isEmpty else {
+                return false
+            }
+            let now = Self.timestamp()
+            _ = try database.rows("UPDATE connectors SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?", [.text(now), .text(connectorID)])
+            _ = try database.rows(
+                """
+                UPDATE jobs SET state = 'stopped', message = 'the connector was revoked', finished_at = ?, updated_at = ?
+                WHERE connector_id = ? AND state NOT IN ('completed', 'failed', 'stopped')
+                """, [.text(now), .text(now), .text(connectorID)])
+            return true
         }
     }
 }
