@@ -61,6 +61,7 @@ extension ChannelMessage {
             if let v = r.startedAt { s("started_at", v) }
             if let v = r.finishedAt { s("finished_at", v) }
             if let v = r.durationMs { n("duration_ms", v) }
+            if let v = r.etaSeconds { m.append(("eta_s", .number(twoDecimals(v)))) }
         case .batch(let b):
             s("job_id", b.jobID); n("seq", b.seq); n("kb_id", b.kbID); s("dest_table", b.destTable); s("mode", b.mode)
             m.append(("key_columns", .array(b.keyColumns.map(JSONValue.string))))
@@ -119,12 +120,14 @@ extension ChannelMessage {
         case "heartbeat": return .heartbeat
         case "job_report":
             guard let state = JobReport.State(rawValue: try r.string("state")) else { throw r.fail("state", "unknown state") }
-            return .jobReport(JobReport(
+            var report = JobReport(
                 jobID: try r.string("job_id"), reportSeq: try r.int("report_seq"), state: state,
                 rowsEmitted: try r.int("rows_emitted"), rowsPerSec: try r.double("rows_per_sec"),
                 checkpoint: r.optional("checkpoint"), message: r.optionalString("message"),
                 startedAt: r.optionalString("started_at"), finishedAt: r.optionalString("finished_at"),
-                durationMs: try r.optionalInt("duration_ms")))
+                durationMs: try r.optionalInt("duration_ms"))
+            if r.optional("eta_s") != nil { report.etaSeconds = try r.double("eta_s") }
+            return .jobReport(report)
         case "batch":
             // `rows` may be left raw (null in the tree) by a reader that streams them.
             let rowValues: [JSONValue]

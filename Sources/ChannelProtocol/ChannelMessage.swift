@@ -76,6 +76,8 @@ public struct JobReport: Equatable, Sendable {
     public var startedAt: String?
     public var finishedAt: String?
     public var durationMs: Int64?
+    /// Seconds left at the current rate, from the planner's row estimate (extension; running jobs only).
+    public var etaSeconds: Double?
 
     public init(jobID: String, reportSeq: Int64, state: State, rowsEmitted: Int64 = 0, rowsPerSec: Double = 0,
                 checkpoint: JSONValue? = nil, message: String? = nil, startedAt: String? = nil,

@@ -13,6 +13,7 @@ struct StopAndRevokeTests {
             CREATE TABLE {s}.events (id bigint PRIMARY KEY, updated_at timestamptz NOT NULL, note text);
             INSERT INTO {s}.events SELECT g, '2026-01-01'::timestamptz + g * interval '1 s', 'v' || g FROM generate_series(1, 20000) g;
             CREATE INDEX ON {s}.events (updated_at, id);
+            ANALYZE {s}.events;
             """)
         let harness = try DaemonHarness()
         try harness.startPlane()
@@ -78,14 +79,32 @@ struct StopAndRevokeTests {
         #expect(!harness.log("connector2.err").contains("resuming"), "\(harness.log("connector2.err"))")
     }
 
-    @Test func aJobTheConnectorResumesIsOneThePlaneStillWants() throws {
+    @Test func aJobTheConnectorResumesIsOneThePlaneStillWantsAndItsViewIsLiveAndNeverGoesBackwards() throws {
         let (harness, scratch) = try started()
         let id = try slowJob(harness, scratch, placement: "local")
+        // While it runs: a duration to now, the cursor it reached, the time left.
+        let running = try harness.job(id)
+        #expect(running["state"] == .string("running"))
+        #expect(running["duration_ms"] != nil && running["current_cursor"]?["kind"] == .string("timestamptz"), "\(running)")
+        #expect(running["eta_s"] != nil && running["rows_per_sec"] != nil, "\(running)")
+        var highest: Int64 = 0
+        var backwards: [Int64] = []
+        func sample() -> Bool {
+            let view = (try? harness.job(id)) ?? .null
+            if case .number(let text)? = view["rows_emitted"], let rows = Int64(text) {
+                if rows < highest { backwards.append(rows) }
+                highest = max(highest, rows)
+            }
+            return view["state"] == .string("completed")
+        }
+        _ = sample()
         killConnector(harness)
         try harness.startConnector()
-        let view = try harness.waitForJob(id, state: "completed", seconds: 60)
+        #expect(waitUntil(seconds: 60) { sample() })
+        #expect(backwards.isEmpty, "rows_emitted went back to \(backwards) after \(highest)")
         #expect(try landed(harness, placement: "local") == 20000)
-        #expect(view["rows_emitted"] == .number("20000"))
+        let done = try harness.job(id)
+        #expect(done["rows_emitted"] == .number("20000") && done["eta_s"] == nil)
         #expect(harness.log("connector2.err").contains("resuming job from its checkpoint"))
     }
 

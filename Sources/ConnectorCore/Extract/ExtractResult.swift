@@ -43,6 +43,14 @@ public struct ExtractProgress: Sendable {
     public var checkpoint: Checkpoint?
     /// The planner's estimate of the table's rows (-1 when unknown), for an ETA.
     public var estimatedRows: Int64
+    /// Rows landed by every run of the job so far (this one included): never goes backwards.
+    public var totalRowsLanded: Int64
 
     public var rowsPerSecond: Double { elapsedSeconds > 0 ? Double(rowsLanded) / elapsedSeconds : 0 }
+
+    /// Seconds left at this run's rate, from the planner's estimate; nil when either is unknown.
+    public var etaSeconds: Double? {
+        guard estimatedRows > 0, rowsPerSecond > 0 else { return nil }
+        return Double(max(0, estimatedRows - totalRowsLanded)) / rowsPerSecond
+    }
 }

@@ -143,6 +143,8 @@ public final class Extractor: @unchecked Sendable {
                                      rereadFrom: carriedRereadFrom, retry: retry, clock: clock, stopFlag: stopFlag, logger: logger)
         if stopFlag.isRaised { sourceLink.cancel() }
 
+        // Rows earlier runs of this job landed (a resumed job's progress counts on from them).
+        let landedBefore = try sink.totalRowsLanded()
         var rows: Int64 = 0, nullRows: Int64 = 0, merged: Int64 = 0, batches = 0
         var checkpoint = resumeFrom
         var pacer = Pacer(pacing: spec.pacing)
@@ -169,7 +171,8 @@ public final class Extractor: @unchecked Sendable {
                 logger.debug("batch landed", metadata: ["batch.rows": "\(batch.batch.rowCount)", "batch.merged": "\(mergedNow)",
                                                         "cursor": "\(checkpoint?.summary ?? "")"])
                 onProgress(ExtractProgress(rowsLanded: rows, batches: batches, elapsedSeconds: clock.now() - started,
-                                           checkpoint: checkpoint, estimatedRows: table.estimatedRows))
+                                           checkpoint: checkpoint, estimatedRows: table.estimatedRows,
+                                           totalRowsLanded: landedBefore + rows))
             }
             pipeline.shutdown()
             if let failure = pipeline.failure, !(stopFlag.isRaised && failure.isCancellation) { throw failure.error }

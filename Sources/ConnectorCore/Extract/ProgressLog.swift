@@ -19,15 +19,12 @@ public final class ProgressLog: @unchecked Sendable {
         guard now - last >= interval else { return }
         last = now
         var metadata: Logger.Metadata = [
-            "rows": "\(progress.rowsLanded)",
+            "rows": "\(progress.totalRowsLanded)",
             "rows_per_sec": "\(Int(progress.rowsPerSecond))",
             "batches": "\(progress.batches)",
             "cursor": "\(progress.checkpoint?.summary ?? "start")",
         ]
-        if progress.estimatedRows > 0, progress.rowsPerSecond > 0 {
-            let remaining = max(0, Double(progress.estimatedRows - progress.rowsLanded))
-            metadata["eta_s"] = "\(Int(remaining / progress.rowsPerSecond))"
-        }
+        if let eta = progress.etaSeconds { metadata["eta_s"] = "\(Int(eta))" }
         logger.info("progress", metadata: metadata)
     }
 }

@@ -235,9 +235,10 @@ public final class JobRunner: @unchecked Sendable {
             let progressLog = ProgressLog(logger: logger, jobID: jobID, interval: config.progressLogSeconds)
             let result = try extractor.run { progress in
                 progressLog.report(progress)
+                // Hosted rows count when the plane acknowledges them (HostedSink); local ones when landed.
                 let change = StateStore.Change(
-                    rowsEmitted: isHosted ? nil : progress.rowsLanded, rowsPerSec: progress.rowsPerSecond,
-                    checkpoint: isHosted ? nil : progress.checkpoint?.json.serialized())
+                    rowsEmitted: isHosted ? nil : progress.totalRowsLanded, rowsPerSec: progress.rowsPerSecond,
+                    checkpoint: isHosted ? nil : progress.checkpoint?.json.serialized(), etaSeconds: progress.etaSeconds)
                 try? self.report(jobID, change)
             }
             let drained = lock.withLock { draining && !stopRequested.contains(jobID) }

@@ -55,6 +55,9 @@ public final class StateStore: @unchecked Sendable {
                 updated_at TEXT NOT NULL
             )
             """)
+        // State DBs from before the ETA: add its column.
+        let columns = try database.rows("SELECT name FROM pragma_table_info('jobs')").compactMap { $0[0].text }
+        if !columns.contains("eta_s") { try database.execute("ALTER TABLE jobs ADD COLUMN eta_s REAL") }
     }
 
     /// Records a dispatched job; false if the daemon already knows this job id.
@@ -76,8 +79,11 @@ public final class StateStore: @unchecked Sendable {
         public var rowsPerSec: Double?
         public var checkpoint: String?
         public var message: String?
+        /// Seconds left at the current rate; cleared when the job ends.
+        public var etaSeconds: Double?
         public init(state: JobReport.State? = nil, rowsEmitted: Int64? = nil, rowsPerSec: Double? = nil,
-                    checkpoint: String? = nil, message: String? = nil) {
+                    checkpoint: String? = nil, message: String? = nil, etaSeconds: Double? = nil) {
+            self.etaSeconds = etaSeconds
             self.state = state
             self.rowsEmitted = rowsEmitted
             self.rowsPerSec = rowsPerSec
@@ -100,6 +106,7 @@ public final class StateStore: @unchecked Sendable {
                 sets.append("state = ?"); values.append(.text(state.rawValue))
                 if state == .running { sets.append("started_at = coalesce(started_at, ?)"); values.append(.text(now)) }
                 if state.isTerminal {
+                    sets.append("eta_s = NULL")
                     sets.append("finished_at = ?"); values.append(.text(now))
                     sets.append("duration_ms = CAST((julianday(?) - julianday(coalesce(started_at, created_at))) * 86400000 AS INTEGER)")
                     values.append(.text(now))
@@ -109,6 +116,7 @@ public final class StateStore: @unchecked Sendable {
             if let rate = change.rowsPerSec { sets.append("rows_per_sec = ?"); values.append(.real(rate)) }
             if let checkpoint = change.checkpoint { sets.append("checkpoint = ?"); values.append(.text(checkpoint)) }
             if let message = change.message { sets.append("message = ?"); values.append(.text(message)) }
+            if let eta = change.etaSeconds { sets.append("eta_s = ?"); values.append(.real(eta)) }
             let update = try database.prepare("UPDATE jobs SET \(sets.joined(separator: ", ")) WHERE job_id = ?")
             for (index, value) in (values + [.text(jobID)]).enumerated() { try update.bind(value, at: index + 1) }
             try update.run()
@@ -124,16 +132,18 @@ public final class StateStore: @unchecked Sendable {
     private func reportLocked(_ jobID: String) throws -> JobReport? {
         let rows = try database.rows(
             """
-            SELECT report_seq, state, rows_emitted, rows_per_sec, checkpoint, message, started_at, finished_at, duration_ms
+            SELECT report_seq, state, rows_emitted, rows_per_sec, checkpoint, message, started_at, finished_at, duration_ms, eta_s
             FROM jobs WHERE job_id = ?
             """, [.text(jobID)])
         guard let row = rows.first else { return nil }
         func int(_ v: SQLiteValue) -> Int64? { if case .integer(let x) = v { return x }; return nil }
         func real(_ v: SQLiteValue) -> Double { if case .real(let x) = v { return x }; if case .integer(let x) = v { return Double(x) }; return 0 }
         let checkpoint = row[4].text.flatMap { try? JSONParser.parse($0) }
-        return JobReport(jobID: jobID, reportSeq: int(row[0]) ?? 0, state: JobReport.State(rawValue: row[1].text ?? "") ?? .failed,
-                         rowsEmitted: int(row[2]) ?? 0, rowsPerSec: real(row[3]), checkpoint: checkpoint, message: row[5].text,
-                         startedAt: row[6].text, finishedAt: row[7].text, durationMs: int(row[8]))
+        var report = JobReport(jobID: jobID, reportSeq: int(row[0]) ?? 0, state: JobReport.State(rawValue: row[1].text ?? "") ?? .failed,
+                               rowsEmitted: int(row[2]) ?? 0, rowsPerSec: real(row[3]), checkpoint: checkpoint, message: row[5].text,
+                               startedAt: row[6].text, finishedAt: row[7].text, durationMs: int(row[8]))
+        if case .real(let eta) = row[9] { report.etaSeconds = eta }
+        return report
     }
 
     /// The plane has applied report `seq` of the job.

@@ -34,6 +34,7 @@ public final class PlaneStore: @unchecked Sendable {
         try addColumnIfMissing("jobs", "sync_id", "TEXT")
         try addColumnIfMissing("jobs", "stop_pending", "INTEGER NOT NULL DEFAULT 0")
         try addColumnIfMissing("connectors", "revoked_at", "TEXT")
+        try addColumnIfMissing("jobs", "eta_s", "REAL")
     }
 
     private func addColumnIfMissing(_ table: String, _ column: String, _ declaration: String) throws {
@@ -173,6 +174,8 @@ public final class PlaneStore: @unchecked Sendable {
         public var checkpoint: String?
         /// The sync this job is a run of.
         public var syncID: String?
+        /// Seconds left, as the connector last estimated (running jobs).
+        public var etaSeconds: Double?
 
         public var isTerminal: Bool { ["completed", "failed", "stopped"].contains(state) }
     }
@@ -227,7 +230,7 @@ public final class PlaneStore: @unchecked Sendable {
         try database.rows(
             """
             SELECT id, connector_id, kb_id, spec, dest_table, mode, placement, state, rows_emitted, rows_per_sec, message,
-                   created_at, updated_at, started_at, finished_at, duration_ms, checkpoint, sync_id
+                   created_at, updated_at, started_at, finished_at, duration_ms, checkpoint, sync_id, eta_s
             FROM jobs WHERE \(condition) ORDER BY created_at
             """, arguments).map { row in
             func int(_ v: SQLiteValue) -> Int64? { if case .integer(let x) = v { return x }; return nil }
@@ -236,7 +239,8 @@ public final class PlaneStore: @unchecked Sendable {
                           destTable: row[4].text ?? "", mode: row[5].text ?? "", placement: row[6].text ?? "",
                           state: row[7].text ?? "", rowsEmitted: int(row[8]) ?? 0, rowsPerSec: real(row[9]), message: row[10].text,
                           createdAt: row[11].text ?? "", updatedAt: row[12].text ?? "", startedAt: row[13].text,
-                          finishedAt: row[14].text, durationMs: int(row[15]), checkpoint: row[16].text, syncID: row[17].text)
+                          finishedAt: row[14].text, durationMs: int(row[15]), checkpoint: row[16].text, syncID: row[17].text,
+                          etaSeconds: { if case .real(let x) = row[18] { return x }; return nil }())
         }
     }
 
@@ -256,12 +260,13 @@ public final class PlaneStore: @unchecked Sendable {
             // A terminal report means the connector has ended the job: a pending stop has landed.
             let update = try database.prepare(
                 """
-                UPDATE jobs SET stop_pending = stop_pending * \(report.state.isTerminal ? 0 : 1), state = ?, rows_emitted = ?, rows_per_sec = ?, message = coalesce(?, message), checkpoint = coalesce(?, checkpoint),
+                UPDATE jobs SET stop_pending = stop_pending * \(report.state.isTerminal ? 0 : 1), eta_s = ?, state = ?, rows_emitted = ?, rows_per_sec = ?, message = coalesce(?, message), checkpoint = coalesce(?, checkpoint),
                     report_seq = ?, updated_at = ?, started_at = ?, finished_at = coalesce(finished_at, ?), duration_ms = coalesce(?, duration_ms)
                 WHERE id = ?
                 """)
+            let eta: SQLiteValue = report.state.isTerminal || sticky ? .null : report.etaSeconds.map(SQLiteValue.real) ?? .null
             let values: [SQLiteValue] = [
-                .text(state), .integer(report.rowsEmitted), .real(report.rowsPerSec), report.message.map(SQLiteValue.text) ?? .null,
+                eta, .text(state), .integer(report.rowsEmitted), .real(report.rowsPerSec), report.message.map(SQLiteValue.text) ?? .null,
                 report.checkpoint.map { .text($0.serialized()) } ?? .null, .integer(report.reportSeq), .text(now),
                 startedAt.map(SQLiteValue.text) ?? .null, finishedAt, report.durationMs.map(SQLiteValue.integer) ?? .null, .text(report.jobID)]
             for (i, v) in values.enumerated() { try update.bind(v, at: i + 1) }
