@@ -69,6 +69,7 @@ extension ChannelMessage {
             m.append(("checkpoint", b.checkpoint ?? .null))
             if b.final { m.append(("final", .bool(true))) }
             if b.runStart { m.append(("run_start", .bool(true))) }
+            if b.startsOver { m.append(("starts_over", .bool(true))) }
             if let source = b.sourceColumns {
                 m.append(("source_columns", .array(source.map { .object([("name", .string($0.name)), ("data_type", .string($0.dataType))]) })))
             }
@@ -150,6 +151,7 @@ extension ChannelMessage {
                 mode: try r.string("mode"), keyColumns: try r.strings("key_columns"), columns: columns, rows: rows,
                 checkpoint: r.optional("checkpoint"), final: v["final"] == .bool(true))
             batch.runStart = v["run_start"] == .bool(true)
+            batch.startsOver = v["starts_over"] == .bool(true)
             if case .array(let source)? = v["source_columns"] {
                 batch.sourceColumns = try source.map { column in
                     let c = Reader(column)

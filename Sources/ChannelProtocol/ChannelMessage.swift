@@ -128,6 +128,9 @@ public struct HostedBatch: Equatable, Sendable {
     public var runStart: Bool = false
     /// Every column the source table has now (name and type), sent with `run_start`.
     public var sourceColumns: [Column]? = nil
+    /// A snapshot of a table with no key: each run lands into a fresh staging table (the first
+    /// batch of a run, `run_start`, rebuilds it), put in place by the final batch.
+    public var startsOver = false
 
     public init(jobID: String, seq: Int64, kbID: Int64, destTable: String, mode: String, keyColumns: [String],
                 columns: [Column], rows: [[JSONValue]], checkpoint: JSONValue?, final: Bool = false) {

@@ -21,6 +21,10 @@ public struct KBWritePlan: Sendable {
     public var sourceCatalog: [String: String]?
     /// How the source is named in messages, e.g. `public.orders`.
     public var sourceName: String
+    /// A snapshot of a table with no key: it cannot resume, so every run lands into a fresh staging
+    /// table that replaces (`create`, `replace`) or is added to (`append`) the destination at the
+    /// end, in one transaction: a stopped or crashed run leaves no half table visible.
+    public var startsOver = false
 
     public init(columns: [KBColumn], mergeKey: [String], sourceCatalog: [String: String]?, sourceName: String) {
         self.columns = columns

@@ -74,8 +74,12 @@ public final class KBFile {
     }
 
     /// Records that `jobID` writes into `target` (first run) or runs again (later runs).
-    func register(jobID: String, dest: String, target: String, mode: String, fresh: Bool) throws {
+    func register(jobID: String, dest: String, target: String, mode: String, fresh: Bool, startsOver: Bool = false) throws {
         let now = utcTimestamp()
+        if !fresh && startsOver {
+            // Its earlier rows were in a staging table this run rebuilds: they no longer count.
+            try run("UPDATE _timbal_jobs SET rows_landed = 0, batches = 0, checkpoint = NULL WHERE job_id = ?", [jobID])
+        }
         if fresh {
             try run("""
                 INSERT INTO _timbal_jobs (job_id, dest_table, target_table, mode, state, started_at, updated_at)

@@ -18,6 +18,16 @@ public struct KBTarget: Sendable {
     public let mergeKey: [String]
     /// Columns the source gained since the table was built, added by this run.
     public let addedColumns: [String]
+    /// A keyless snapshot in mode `append`: the staging table's rows are added to the destination at the end.
+    public var appendsOnFinish = false
+
+    init(table: String, swapInto: String?, mergeKey: [String], addedColumns: [String], appendsOnFinish: Bool = false) {
+        self.table = table
+        self.swapInto = swapInto
+        self.mergeKey = mergeKey
+        self.addedColumns = addedColumns
+        self.appendsOnFinish = appendsOnFinish
+    }
 
     /// The staging table of a `replace` job; derived from the job id so a resumed job finds it.
     public static func stagingName(jobID: String, destTable: String) -> String {
@@ -29,8 +39,10 @@ public struct KBTarget: Sendable {
     public static func prepare(kb: KBFile, jobID: String, dest: String, mode: String, plan: KBWritePlan) throws -> KBTarget {
         try kb.database.transaction {
             let record = try kb.jobRecord(jobID)
-            let target = try choose(kb: kb, jobID: jobID, dest: dest, mode: mode, plan: plan, record: record)
-            try kb.register(jobID: jobID, dest: dest, target: target.table, mode: mode, fresh: record == nil)
+            let target = plan.startsOver
+                ? try startOver(kb: kb, jobID: jobID, dest: dest, mode: mode, plan: plan, record: record)
+                : try choose(kb: kb, jobID: jobID, dest: dest, mode: mode, plan: plan, record: record)
+            try kb.register(jobID: jobID, dest: dest, target: target.table, mode: mode, fresh: record == nil, startsOver: plan.startsOver)
             return target
         }
     }
@@ -78,6 +90,41 @@ public struct KBTarget: Sendable {
         }
     }
 
+    /// A keyless snapshot's run going on after the writer lost track of it (the plane restarted):
+    /// its staging table as it stands.
+    public static func continuing(kb: KBFile, jobID: String, dest: String, mode: String) throws -> KBTarget {
+        let staging = stagingName(jobID: jobID, destTable: dest)
+        guard try kb.tableExists(staging) else {
+            throw KBError(field: "dest_table", problem: "the staging table of job \(jobID) is gone from \(kb.label); run the job again")
+        }
+        let appends = try mode == "append" && kb.tableExists(dest)
+        return KBTarget(table: staging, swapInto: dest, mergeKey: [], addedColumns: [], appendsOnFinish: appends)
+    }
+
+    /// A keyless snapshot: a fresh staging table every run (an earlier run's rows are dropped).
+    private static func startOver(kb: KBFile, jobID: String, dest: String, mode: String, plan: KBWritePlan,
+                                  record: KBFile.JobRecord?) throws -> KBTarget {
+        let exists = try kb.tableExists(dest)
+        switch mode {
+        case "create":
+            if exists && record == nil {
+                throw KBError(field: "dest_table", problem: "table \"\(dest)\" already exists in \(kb.label) (mode create); use mode append, replace or upsert, or another dest_table")
+            }
+        case "append":
+            if exists { _ = try KBSchemaCheck.reconcile(kb: kb, table: dest, plan: plan) }
+        case "replace":
+            break
+        case "upsert":
+            throw KBError(field: "key_columns", problem: "mode upsert needs at least one key column")
+        default:
+            throw KBError(field: "mode", problem: "\"\(mode)\" is not one of create, append, replace, upsert")
+        }
+        let staging = stagingName(jobID: jobID, destTable: dest)
+        try kb.database.execute("DROP TABLE IF EXISTS \(SQLIdentifier.quote(staging))")
+        try createTable(kb: kb, name: staging, plan: plan)
+        return KBTarget(table: staging, swapInto: dest, mergeKey: [], addedColumns: [], appendsOnFinish: mode == "append" && exists)
+    }
+
     /// A table built by an earlier run: checked against the source, widened by new columns.
     private static func existing(kb: KBFile, table: String, swapInto: String?, mode: String, plan: KBWritePlan) throws -> KBTarget {
         let added = try KBSchemaCheck.reconcile(kb: kb, table: table, plan: plan)
@@ -92,7 +139,15 @@ public struct KBTarget: Sendable {
     /// and records the job's state, in one transaction.
     public func finish(kb: KBFile, jobID: String, state: String) throws {
         try kb.database.transaction {
-            if state == "completed", let dest = swapInto {
+            if state == "completed", let dest = swapInto, appendsOnFinish, try kb.tableExists(table) {
+                let columns = try kb.database.rows("SELECT name FROM pragma_table_info(?)", [.text(table)])
+                    .compactMap { $0[0].text }.map { SQLIdentifier.quote($0) }.joined(separator: ", ")
+                try kb.database.execute("INSERT INTO \(SQLIdentifier.quote(dest)) (\(columns)) SELECT \(columns) FROM \(SQLIdentifier.quote(table))")
+                try kb.database.execute("DROP TABLE \(SQLIdentifier.quote(table))")
+                let forget = try kb.database.prepare("DELETE FROM _timbal_columns WHERE table_name = ?")
+                try forget.bind(.text(table), at: 1)
+                try forget.run()
+            } else if state == "completed", let dest = swapInto, try kb.tableExists(table) {
                 try kb.database.execute("DROP TABLE IF EXISTS \(SQLIdentifier.quote(dest))")
                 try kb.database.execute("ALTER TABLE \(SQLIdentifier.quote(table)) RENAME TO \(SQLIdentifier.quote(dest))")
                 let forget = try kb.database.prepare("DELETE FROM _timbal_columns WHERE table_name = ?")

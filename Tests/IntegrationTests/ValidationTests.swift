@@ -20,7 +20,7 @@ struct ValidationTests {
             (scratch.spec(table: "evnts"), #"source.table: table "evnts" not found in schema "\#(s)""#),
             (scratch.spec(table: "events", cursor: "payload"), #"source.cursor_column: column "payload" has type json, which has no ordering; choose a sortable column"#),
             (scratch.spec(table: "nokey"), #"source.cursor_column: column "updated_at" is not unique and \#(s).nokey has no primary key to break ties; use a unique NOT NULL cursor column, add a primary key, or name unique key_columns"#),
-            (scratch.spec(table: "nokey", cursor: nil), #"source.cursor_column: is required: \#(s).nokey has no primary key (and the job names no key_columns), so a snapshot pass cannot page through it"#),
+            // (A snapshot of "nokey", with no cursor, is a keyless snapshot: KeylessSnapshotTests.)
             // key_columns break ties on a view, but a nullable cursor with itself as the only key leaves NULL rows unpageable.
             (scratch.spec(table: "keyless", cursor: "u", keyColumns: ["u"]), #"source.cursor_column: column "u" may be NULL and \#(s).keyless has no primary key to break ties; use a unique NOT NULL cursor column, add a primary key, or name unique key_columns"#),
             (scratch.spec(table: "keyless", cursor: "u", keyColumns: ["nope"]), #"key_columns: column "nope" not found in \#(s).keyless"#),

@@ -11,6 +11,10 @@ public struct ExtractPlan: Sendable {
     /// read again (it moved ahead of the cursor, or a lookback re-read it) replaces its earlier
     /// version by this key. Empty = a keyless table: re-read rows land twice.
     public let mergeKey: [String]
+    /// A snapshot of a table with no key (no primary key, no sound unique key, no key_columns):
+    /// one unordered scan, no checkpoints; an interrupted run starts over (KBWritePlan.startsOver).
+    public var isKeylessSnapshot: Bool { cursor == nil && tiebreaker.isEmpty }
+
     /// Whether an initial extract first passes over rows whose cursor is NULL.
     public var cursorNullable: Bool { cursor.map { !$0.notNull } ?? false }
 
@@ -90,10 +94,7 @@ public struct ExtractPlan: Sendable {
                                    problem: "column \"\(cursor.name)\" \(why) and \(table.qualifiedName) has no primary key to break ties; use a unique NOT NULL cursor column, add a primary key, or name unique key_columns")
             }
         } else {
-            guard !uniqueKey.isEmpty else {
-                throw JobSpecError(field: "source.cursor_column",
-                                   problem: "is required: \(table.qualifiedName) has no primary key (and the job names no key_columns), so a snapshot pass cannot page through it")
-            }
+            // A snapshot pages by the key; with none it is one unordered scan that starts over if interrupted.
             tiebreaker = uniqueKey
         }
         return ExtractPlan(table: table, projection: projection, cursor: cursor, tiebreaker: tiebreaker, mergeKey: mergeKey)
@@ -124,10 +125,12 @@ public struct ExtractPlan: Sendable {
 extension ExtractPlan {
     /// What the KB rules need to know of this plan (the same for both placements).
     public var kbWritePlan: KBWritePlan {
-        KBWritePlan(
+        var plan = KBWritePlan(
             columns: projection.map { KBColumn(name: $0.name, sourceType: $0.declaredType, kbType: $0.kind.sqliteType) },
             mergeKey: mergeKey,
             sourceCatalog: Dictionary(table.columns.map { ($0.name, $0.declaredType) }, uniquingKeysWith: { first, _ in first }),
             sourceName: table.qualifiedName)
+        plan.startsOver = isKeylessSnapshot
+        return plan
     }
 }

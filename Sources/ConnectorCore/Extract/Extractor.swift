@@ -91,7 +91,10 @@ public final class Extractor: @unchecked Sendable {
             incremental = true
         }
         let mergeKey = try sink.open(plan: plan)
-        if mergeKey.isEmpty {
+        if plan.isKeylessSnapshot {
+            logger.notice("snapshot of a table with no key: one unordered scan into a staging table, put in place when it completes; if interrupted it starts over", metadata: [
+                "source.table": "\(table.qualifiedName)", "dest.table": "\(spec.destTable)"])
+        } else if mergeKey.isEmpty {
             logger.warning("the KB table has no key: a row read twice (it moved ahead of the cursor while the job ran) lands twice", metadata: [
                 "source.table": "\(table.qualifiedName)", "dest.table": "\(spec.destTable)"])
         }
@@ -138,7 +141,7 @@ public final class Extractor: @unchecked Sendable {
             "batch.rows": "\(spec.batchRows)", "resume": "\(resumeFrom?.summary ?? "none")"])
 
         let pipeline = FetchPipeline(plan: plan, link: sourceLink, start: start, batchRows: spec.batchRows,
-                                     pacing: spec.pacing, maxSnapshotSeconds: segmentSeconds, heldSegments: !indexed && table.relkind != "v",
+                                     pacing: spec.pacing, maxSnapshotSeconds: segmentSeconds, heldSegments: plan.isKeylessSnapshot || (!indexed && table.relkind != "v"),
                                      batchBytes: settings.batchBytes, maxRowBytes: sink.maxRowBytes,
                                      rereadFrom: carriedRereadFrom, retry: retry, clock: clock, stopFlag: stopFlag, logger: logger)
         if stopFlag.isRaised { sourceLink.cancel() }

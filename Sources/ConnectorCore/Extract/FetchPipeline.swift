@@ -119,7 +119,8 @@ final class FetchPipeline: @unchecked Sendable {
                 if segmentOpenedAt == nil { try openSegment(at: position) }
                 fetched = try fetchBatch(rows: limit)
                 failures = 0
-            } catch let error as PostgresError where error.isTransient && !stopFlag.isRaised {
+            } catch let error as PostgresError where error.isTransient && !stopFlag.isRaised && !plan.isKeylessSnapshot {
+                // (A keyless snapshot has no position to retry from: it fails, and its next run starts over.)
                 closeSegment()
                 failures += 1
                 try recover(from: error, attempt: failures)

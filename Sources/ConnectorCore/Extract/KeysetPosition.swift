@@ -34,7 +34,7 @@ public struct KeysetPosition: Sendable, Equatable {
 
     /// The checkpoint that records this position.
     public func checkpoint(plan: ExtractPlan) -> Checkpoint? {
-        guard let after else { return nil }
+        guard let after, !plan.isKeylessSnapshot else { return nil }
         switch pass {
         case .nullCursor:
             let ties = zip(plan.tiebreaker, after).map { Checkpoint.KeyValue(column: $0.name, value: $1) }

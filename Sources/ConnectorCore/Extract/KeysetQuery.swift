@@ -39,7 +39,8 @@ public struct KeysetQuery: Sendable, Equatable {
             }
         }
         if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
-        sql += " ORDER BY " + orderKeys.map { q($0.name) }.joined(separator: ", ")
+        // A keyless snapshot has no order to keep: one plain scan.
+        if !orderKeys.isEmpty { sql += " ORDER BY " + orderKeys.map { q($0.name) }.joined(separator: ", ") }
         if let limit { sql += " LIMIT \(limit)" }
         return KeysetQuery(sql: sql, parameters: parameters, parameterTypes: types)
     }

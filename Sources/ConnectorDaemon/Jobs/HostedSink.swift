@@ -21,6 +21,7 @@ public final class HostedSink: BatchSink, @unchecked Sendable {
     private var columns: [HostedBatch.Column] = []
     private var mergeKey: [String] = []
     private var sourceColumns: [HostedBatch.Column] = []
+    private var startsOver = false
     /// The first batch of a run tells the plane to check the KB table against the source again.
     private var runStarted = false
     private var encoder: JSONRowEncoder?
@@ -50,6 +51,9 @@ public final class HostedSink: BatchSink, @unchecked Sendable {
         columns = plan.projection.map { HostedBatch.Column(name: $0.name, dataType: $0.declaredType, kbType: $0.kind.sqliteType) }
         encoder = JSONRowEncoder(kinds: plan.projection.map(\.kind))
         mergeKey = plan.mergeKey
+        startsOver = plan.isKeylessSnapshot
+        // A keyless snapshot's earlier rows sat in the staging table its first batch rebuilds.
+        if startsOver { lock.withLock { landedRows = 0 } }
         sourceColumns = plan.table.columns.map { HostedBatch.Column(name: $0.name, dataType: $0.declaredType, kbType: $0.kind.sqliteType) }
         return plan.mergeKey
     }
@@ -77,6 +81,7 @@ public final class HostedSink: BatchSink, @unchecked Sendable {
             var header = HostedBatch(
                 jobID: jobID, seq: nextSeq, kbID: spec.kbID, destTable: spec.destTable, mode: spec.mode.rawValue,
                 keyColumns: mergeKey, columns: columns, rows: [], checkpoint: checkpoint?.json, final: final)
+            header.startsOver = startsOver
             if !runStarted {
                 runStarted = true
                 header.runStart = true

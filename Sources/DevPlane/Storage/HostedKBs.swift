@@ -111,12 +111,17 @@ public final class HostedKBs: @unchecked Sendable {
         if let other = writers.first(where: isJobOpen) {
             throw KBError(field: "dest_table", problem: "\"\(batch.destTable)\" in hosted KB \(batch.kbID) is being written by another job (job=\(other)); jobs writing one table run one at a time")
         }
-        let plan = KBWritePlan(
+        var plan = KBWritePlan(
             columns: batch.columns.map { KBColumn(name: $0.name, sourceType: $0.dataType, kbType: $0.kbType) },
             mergeKey: batch.keyColumns,
             sourceCatalog: batch.sourceColumns.map { Dictionary($0.map { ($0.name, $0.dataType) }, uniquingKeysWith: { first, _ in first }) },
             sourceName: "the source table")
-        let target = try KBTarget.prepare(kb: kb, jobID: batch.jobID, dest: batch.destTable, mode: batch.mode, plan: plan)
+        plan.startsOver = batch.startsOver
+        // Only a run's first batch rebuilds a keyless snapshot's staging table; after a plane
+        // restart mid-run, the batches that follow go on into the staging table as it is.
+        let target = batch.startsOver && !batch.runStart
+            ? try KBTarget.continuing(kb: kb, jobID: batch.jobID, dest: batch.destTable, mode: batch.mode)
+            : try KBTarget.prepare(kb: kb, jobID: batch.jobID, dest: batch.destTable, mode: batch.mode, plan: plan)
         targets[batch.jobID] = target
         return target
     }
