@@ -18,6 +18,8 @@ public enum DevPlane {
         let hub = ConnectorHub()
         let channel = ChannelEndpoint(store: store, hostedKBs: hostedKBs, hub: hub, logger: logger)
         let router = Router(context: BasicWebSocketRequestContext.self)
+        let syncs = try SyncScheduler(store: store, hub: hub, channel: channel, tickSeconds: config.syncTickSeconds, logger: logger)
+        SyncRoutes(config: config, store: store, hostedKBs: hostedKBs, scheduler: syncs).register(on: router)
         PlaneRoutes(config: config, store: store, hostedKBs: hostedKBs, hub: hub, channel: channel, logger: logger).register(on: router)
         router.ws("/v1/connect/channel") { inbound, outbound, context in
             try await channel.channel(request: context.request, inbound: inbound, outbound: outbound)
@@ -39,6 +41,7 @@ public enum DevPlane {
             router: router,
             server: server,
             configuration: .init(address: .hostname(config.host, port: config.port), serverName: "timbal-devplane"),
+            services: [syncs],
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? config.port) },
             logger: logger)
     }

@@ -15,6 +15,8 @@ public struct DevPlaneConfig: Sendable {
     /// PEM certificate chain and private key: set both to serve HTTPS/WSS, as the real plane does.
     public var tlsCertificate: String? = nil
     public var tlsKey: String? = nil
+    /// Seconds between two looks of the sync scheduler at which syncs are due (the platform: 30).
+    public var syncTickSeconds: Int = 30
 
     public init(host: String = "127.0.0.1", port: Int = 8080, dataDir: String = "./devplane-data",
                 adminToken: String = "dev-admin-token", orgs: [String] = ["org_dev"], kbs: [Int64] = [1, 42],

@@ -30,6 +30,7 @@ struct DevPlaneCommand: AsyncParsableCommand {
     @Option(help: "Log level.") var logLevel = "info"
     @Option(help: "PEM certificate chain: serve HTTPS/WSS (with --tls-key).") var tlsCert: String?
     @Option(help: "PEM private key of --tls-cert.") var tlsKey: String?
+    @Option(name: .customLong("sync-tick-s"), help: "Seconds between looks for due syncs (>= 1).") var syncTickS = 30
 
     func validate() throws {
         guard kbs.split(separator: ",").allSatisfy({ Int64($0) != nil }) else {
@@ -37,6 +38,7 @@ struct DevPlaneCommand: AsyncParsableCommand {
         }
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("--log-level: unknown level \"\(logLevel)\"") }
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
+        guard syncTickS >= 1 else { throw ValidationError("--sync-tick-s: must be >= 1, got \(syncTickS)") }
     }
 
     func run() async throws {
@@ -47,6 +49,7 @@ struct DevPlaneCommand: AsyncParsableCommand {
                                     kbs: kbs.split(separator: ",").compactMap { Int64($0) })
         config.tlsCertificate = tlsCert
         config.tlsKey = tlsKey
+        config.syncTickSeconds = syncTickS
         let scheme = tlsCert == nil ? "http" : "https", host = config.host
         let app = try DevPlane.application(config: config, logger: logger) { port in
             // Scripts and tests read the port from this line (with --port 0 it is the one picked).

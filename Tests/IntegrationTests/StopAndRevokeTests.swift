@@ -111,9 +111,14 @@ struct StopAndRevokeTests {
     @Test func aRevokedConnectorStopsItsJobsAndExitsForGood() throws {
         let (harness, scratch) = try started()
         let id = try slowJob(harness, scratch, placement: "local")
+        let syncs = "/orgs/org_dev/connectors/\(harness.connectorID)/syncs"
+        let sync = try harness.request("POST", syncs, body: SyncTests.body(schema: scratch.schema, table: "events", dest: "synced", interval: 3600))
+        guard case .string(let syncID)? = sync.json["sync_id"] else { throw HarnessError("sync: \(sync)") }
         let revoke = try harness.request("POST", "/orgs/org_dev/connectors/\(harness.connectorID)/revoke")
         #expect(revoke.json == .object([("connector_id", .string(harness.connectorID)), ("disconnected", .bool(true)),
-                                        ("stopped_syncs", .number("0"))]), "\(revoke)")
+                                        ("stopped_syncs", .number("1"))]), "\(revoke)")
+        let syncView = try harness.request("GET", "\(syncs)/\(syncID)").json["sync"]
+        #expect(syncView?["enabled"] == .bool(false) && syncView?["disabled_reason"] != nil, "\(String(describing: syncView))")
         let connector = harness.connector!
         #expect(waitUntil(seconds: 30) { !connector.isRunning }, "the revoked connector kept running")
         if !connector.isRunning {

@@ -25,6 +25,7 @@ struct PlaneRoutes: Sendable {
         admin.post("/orgs/:org/connectors/:connector/jobs") { request, context in try await dispatch(request, context) }
         admin.get("/orgs/:org/connectors/:connector/jobs/:job") { _, context in try await showJob(context) }
         admin.post("/orgs/:org/connectors/:connector/jobs/:job/stop") { _, context in try await stop(context) }
+        admin.post("/orgs/:org/connectors/:connector/revoke") { _, context in try await revoke(context) }
         admin.post("/k2/:kb/query") { request, context in try await query(request, context) }
         ConnectorRequestRoutes(config: config, store: store, hub: hub, logger: logger).register(on: admin)
     }
@@ -89,7 +90,15 @@ struct PlaneRoutes: Sendable {
         ]
         if let v = job.startedAt { members.append(("started_at", .string(v))) }
         if let v = job.finishedAt { members.append(("finished_at", .string(v))) }
-        if let v = job.durationMs { members.append(("duration_ms", .int(v))) }
+        if let v = job.durationMs {
+            members.append(("duration_ms", .int(v)))
+        } else if !job.isTerminal, let started = job.startedAt.flatMap(ISO8601DateFormatter.withFraction.date(from:)) {
+            // A running job's duration is "to now".
+            members.append(("duration_ms", .int(Int64(Date().timeIntervalSince(started) * 1000))))
+        }
+        // Extensions: where the job stands (its last committed checkpoint) and the time left.
+        if let text = job.checkpoint, let checkpoint = try? JSONParser.parse(text) { members.append(("current_cursor", checkpoint)) }
+        if !job.isTerminal, let eta = job.etaSeconds { members.append(("eta_s", .number(twoDecimals(eta)))) }
         if job.rowsPerSec > 0 { members.append(("rows_per_sec", .number(twoDecimals(job.rowsPerSec)))) }
         if let v = job.message { members.append(("message", .string(v))) }
         if let v = job.syncID { members.append(("sync_id", .string(v))) }
@@ -154,6 +163,21 @@ struct PlaneRoutes: Sendable {
         // The platform's answer: `stopped` if this call ended the job, else the state it already had.
         let state = try store.job(id: id, org: org)?.state ?? job.state
         return JSONResponse.make(.object([("job_id", .string(id)), ("state", .string(state))]))
+    }
+
+    /// The credential dies: the channel is torn down with `error {revoked}`, reconnects are refused,
+    /// open jobs are stopped and the connector's syncs disabled.
+    private func revoke(_ context: some RequestContext) async throws -> Response {
+        guard let org = try org(context) else { return JSONResponse.error(.notFound, "org not found") }
+        let connectorID = try context.parameters.require("connector")
+        guard try store.revoke(connectorID: connectorID, org: org) else {
+            return JSONResponse.error(.notFound, "connector \(connectorID) not found")
+        }
+        let stoppedSyncs = try store.disableSyncs(connectorID: connectorID, reason: "the connector was revoked")
+        let disconnected = await hub.disconnect(connectorID, code: "revoked", message: "this connector was revoked; enroll again")
+        logger.warning("connector revoked", metadata: ["connector.id": "\(connectorID)", "disconnected": "\(disconnected)"])
+        return JSONResponse.make(.object([("connector_id", .string(connectorID)), ("disconnected", .bool(disconnected)),
+                                          ("stopped_syncs", .int(Int64(stoppedSyncs)))]))
     }
 
     private func query(_ request: Request, _ context: some RequestContext) async throws -> Response {

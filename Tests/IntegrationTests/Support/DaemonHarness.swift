@@ -32,6 +32,8 @@ final class DaemonHarness {
 
     /// `--tls-cert`/`--tls-key` for the plane: it then serves HTTPS/WSS.
     var planeTLS: (certificate: String, key: String)?
+    /// More plane arguments, e.g. `--sync-tick-s 1`.
+    var planeArguments: [String] = []
 
     var baseURL: String { "http://127.0.0.1:\(planePort)" }
 
@@ -42,7 +44,7 @@ final class DaemonHarness {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binDirectory + "/timbal-devplane")
         process.arguments = ["--port", String(planePort), "--data-dir", directory + "/plane", "--admin-token", adminToken,
-                             "--kbs", "1,42"] + (planeTLS.map { ["--tls-cert", $0.certificate, "--tls-key", $0.key] } ?? [])
+                             "--kbs", "1,42"] + (planeTLS.map { ["--tls-cert", $0.certificate, "--tls-key", $0.key] } ?? []) + planeArguments
         FileManager.default.createFile(atPath: "\(directory)/\(name).out", contents: nil)
         process.standardOutput = FileHandle(forWritingAtPath: "\(directory)/\(name).out")
         process.standardError = FileHandle(forWritingAtPath: "\(directory)/\(name).err") ?? FileHandle.nullDevice
