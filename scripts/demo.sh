@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end demo on one machine: a throwaway Postgres seeded with sample rows, the development
 # control plane, an enrolled connector daemon, and the same extract dispatched twice through the
-# platform's job route: once into a local KB, once into the plane's hosted KB. Prints the job views
-# and the rows that landed. Leaves nothing running.
+# platform's job route: once into a local KB, once into the plane's hosted KB; then one browse, one
+# ad-hoc query and one sync through the platform's routes. Prints the job views and the rows that
+# landed. Leaves nothing running.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,7 +48,7 @@ CREATE INDEX ON orders (updated_at, id);
 SQL
 
 echo "==> starting timbal-devplane on 127.0.0.1:$plane_port"
-"$bin/timbal-devplane" --port "$plane_port" --data-dir "$work/plane" --admin-token demo-admin --kbs 42 >"$work/devplane.log" 2>&1 &
+"$bin/timbal-devplane" --port "$plane_port" --data-dir "$work/plane" --admin-token demo-admin --kbs 42 --sync-tick-s 1 >"$work/devplane.log" 2>&1 &
 pids+=($!)
 plane="http://127.0.0.1:$plane_port"
 for _ in $(seq 1 100); do curl -sf "$plane/healthz" >/dev/null && break; sleep 0.1; done
@@ -103,6 +104,40 @@ echo
 curl -sf "${auth[@]}" -X POST "$plane/k2/42/query" -d '{"sql": "SELECT id, updated_at, customer, total, status, paid, tags, hex(receipt) AS receipt FROM orders ORDER BY id LIMIT 3"}'
 echo
 echo "==> source has $(psql -X -At "$dsn" -c 'SELECT count(*) FROM orders') rows"
+
+api="$plane/orgs/org_dev/connectors/$connector"
+echo "==> browse: the tables of connection \"shop\" (GET $api/browse/tables?connection_ref=shop)"
+curl -sf "${auth[@]}" "$api/browse/tables?connection_ref=shop"
+echo
+echo "==> browse: the columns of public.orders (GET .../browse/columns), first three"
+curl -sf "${auth[@]}" "$api/browse/columns?connection_ref=shop&schema=public&table=orders" \
+    | python3 -c 'import json,sys; [print("   ", json.dumps(c)) for c in json.load(sys.stdin)["columns"][:3]]'
+echo "==> query: POST $api/query (read-only, capped at max_rows)"
+curl -sf "${auth[@]}" -X POST "$api/query" \
+    -d '{"connection_ref": "shop", "sql": "SELECT status, count(*), sum(total) FROM orders GROUP BY status ORDER BY status", "max_rows": 10}'
+echo
+echo "==> sync: POST $api/syncs (every 2 s, merged on id), then 250 rows change in the source"
+sync=$(curl -sf "${auth[@]}" -X POST "$api/syncs" -d '{"kb_id": 42, "dest_table": "orders_synced", "interval_secs": 2,
+  "key_columns": ["id"], "source": {"kind": "postgres", "connection_ref": "shop", "schema": "public", "table": "orders", "cursor_column": "updated_at"}}' \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["sync_id"])')
+wait_sync_runs() {
+    for _ in $(seq 1 300); do
+        detail=$(curl -sf "${auth[@]}" "$api/syncs/$sync")
+        done_runs=$(echo "$detail" | python3 -c 'import json,sys; print(json.load(sys.stdin)["stats"]["runs_completed"])')
+        [[ $done_runs -ge $1 ]] && return 0
+        sleep 0.2
+    done
+    echo "sync did not complete $1 runs: $detail" >&2; exit 1
+}
+wait_sync_runs 1
+psql -q -X "$dsn" -c "UPDATE orders SET total = total + 1, updated_at = now() WHERE id <= 200;
+                      INSERT INTO orders (id, updated_at, customer, total) SELECT g, now(), 'new', 1 FROM generate_series(10001, 10050) g"
+runs_before=$(curl -sf "${auth[@]}" "$api/syncs/$sync" | python3 -c 'import json,sys; print(json.load(sys.stdin)["stats"]["runs_completed"])')
+wait_sync_runs $((runs_before + 1))
+echo "    $(curl -sf "${auth[@]}" "$api/syncs/$sync" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("sync", d["sync"]["id"], "runs", d["stats"], "last run", d["recent_runs"][0]["state"], d["recent_runs"][0]["rows_emitted"], "rows")')"
+echo "    hosted KB: $(curl -sf "${auth[@]}" -X POST "$plane/k2/42/query" -d '{"sql": "SELECT count(*), sum(CAST(total AS REAL)) FROM orders_synced"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["rows"][0])')"
+echo "    source:    $(psql -X -At "$dsn" -c 'SELECT count(*), sum(total) FROM orders')"
+curl -sf "${auth[@]}" -X PATCH "$api/syncs/$sync" -d '{"enabled": false}' >/dev/null
 echo "==> the daemon's metrics (http://127.0.0.1:$metrics_port/metrics, excerpt)"
 curl -sf "http://127.0.0.1:$metrics_port/metrics" | grep -E '^timbal_(rows_extracted_total|batches_total|jobs_finished_total|channel_up)[ {]'
 echo "==> recent jobs (timbal-connector jobs)"
