@@ -121,6 +121,16 @@ struct DaemonEndToEndTests {
         #expect(invalid.json["error"] == .string("batch_rows: must be >= 0, got -1"))
     }
 
+    @Test func aTokensNameNamesTheConnectorItEnrolls() throws {
+        let harness = try DaemonHarness()
+        try harness.startPlane()
+        try harness.enroll(tokenBody: #"{"ttl_secs": 600, "name": "warehouse-1"}"#)
+        try harness.startConnector()
+        try harness.waitOnline()
+        // The connector calls itself "e2e" in its hello; the name given with the token stands.
+        #expect(try harness.request("GET", "/orgs/org_dev/connectors/\(harness.connectorID)").json["name"] == .string("warehouse-1"))
+    }
+
     @Test func thePlaneRefusesBadRequestsNamingTheProblem() throws {
         let (harness, scratch) = try started()
         try seed(scratch, rows: 20)
@@ -130,6 +140,8 @@ struct DaemonEndToEndTests {
         #expect(try harness.request("GET", "/orgs/org_dev/connectors/conn_nope").status == 404)
         let ttl = try harness.request("POST", "/orgs/org_dev/connectors/enrollment-tokens", body: #"{"ttl_secs": 9999999}"#)
         #expect(ttl.status == 400 && ttl.json["error"] == .string("ttl_secs: must be between 1 and 2592000 (30 days)"))
+        let badName = try harness.request("POST", "/orgs/org_dev/connectors/enrollment-tokens", body: #"{"name": 7}"#)
+        #expect(badName.status == 400 && badName.json["error"] == .string("name: must be a string of 1 to 200 bytes"))
         let noSQL = try harness.request("POST", "/k2/42/query", body: "{}")
         #expect(noSQL.status == 400 && noSQL.json["error"] == .string("sql: is required"))
         #expect(try harness.request("POST", "/k2/7/query", body: #"{"sql": "SELECT 1"}"#).status == 404)

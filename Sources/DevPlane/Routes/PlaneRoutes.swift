@@ -47,9 +47,18 @@ struct PlaneRoutes: Sendable {
             }
             ttl = seconds
         }
-        let minted = try store.mintEnrollmentToken(org: org, ttlSeconds: ttl)
-        return JSONResponse.make(.object([("token_id", .string(minted.id)), ("token", .string(minted.token)),
-                                          ("expires_at", .string(minted.expiresAt))]), status: .created)
+        var name: String?
+        if let value = body["name"], value != .null {
+            guard case .string(let text) = value, !text.isEmpty, text.utf8.count <= 200 else {
+                return JSONResponse.error(.badRequest, "name: must be a string of 1 to 200 bytes")
+            }
+            name = text
+        }
+        let minted = try store.mintEnrollmentToken(org: org, ttlSeconds: ttl, name: name)
+        var answer: [(String, JSONValue)] = [("token_id", .string(minted.id)), ("token", .string(minted.token)),
+                                             ("expires_at", .string(minted.expiresAt))]
+        if let name { answer.append(("name", .string(name))) }
+        return JSONResponse.make(.object(answer), status: .created)
     }
 
     private func view(_ connector: PlaneStore.ConnectorRow) async -> JSONValue {

@@ -34,6 +34,8 @@ public final class PlaneStore: @unchecked Sendable {
         try addColumnIfMissing("jobs", "sync_id", "TEXT")
         try addColumnIfMissing("jobs", "stop_pending", "INTEGER NOT NULL DEFAULT 0")
         try addColumnIfMissing("connectors", "revoked_at", "TEXT")
+        try addColumnIfMissing("enrollment_tokens", "name", "TEXT")
+        try addColumnIfMissing("connectors", "token_name", "TEXT")
         try addColumnIfMissing("jobs", "eta_s", "REAL")
     }
 
@@ -57,13 +59,13 @@ public final class PlaneStore: @unchecked Sendable {
 
     // MARK: enrollment
 
-    public func mintEnrollmentToken(org: String, ttlSeconds: Int) throws -> (id: String, token: String, expiresAt: String) {
+    /// `name` (optional) names the connector that enrolls with the token, over the name it gives itself.
+    public func mintEnrollmentToken(org: String, ttlSeconds: Int, name: String? = nil) throws -> (id: String, token: String, expiresAt: String) {
         let id = Self.randomToken("et_"), token = Self.randomToken("tok_")
         let expires = Self.timestamp(Date().addingTimeInterval(Double(ttlSeconds)))
         try lock.withLock {
-            let insert = try database.prepare("INSERT INTO enrollment_tokens (token_id, token, org_id, expires_at) VALUES (?, ?, ?, ?)")
-            for (i, v) in [id, token, org, expires].enumerated() { try insert.bind(.text(v), at: i + 1) }
-            try insert.run()
+            _ = try database.rows("INSERT INTO enrollment_tokens (token_id, token, org_id, expires_at, name) VALUES (?, ?, ?, ?, ?)",
+                                  [.text(id), .text(token), .text(org), .text(expires), name.map(SQLiteValue.text) ?? .null])
         }
         return (id, token, expires)
     }
@@ -71,15 +73,17 @@ public final class PlaneStore: @unchecked Sendable {
     /// Trades an unused, unexpired token for a new connector and its credential.
     public func enroll(token: String, name: String, hostname: String) throws -> (connectorID: String, credential: String)? {
         try lock.withLock {
-            let rows = try database.rows("SELECT token_id, org_id, expires_at, used_by FROM enrollment_tokens WHERE token = ?", [.text(token)])
+            let rows = try database.rows("SELECT token_id, org_id, expires_at, used_by, name FROM enrollment_tokens WHERE token = ?", [.text(token)])
             guard let row = rows.first, row[3] == .null, let expires = row[2].text, expires > Self.timestamp(), let org = row[1].text else {
                 return nil
             }
             let id = Self.randomToken("conn_"), credential = Self.randomToken("cred_")
             let now = Self.timestamp()
-            let insert = try database.prepare("INSERT INTO connectors (id, org_id, credential, name, hostname, enrolled_at) VALUES (?, ?, ?, ?, ?, ?)")
-            for (i, v) in [id, org, credential, name, hostname, now].enumerated() { try insert.bind(.text(v), at: i + 1) }
-            try insert.run()
+            let tokenName = row[4].text
+            _ = try database.rows(
+                "INSERT INTO connectors (id, org_id, credential, name, hostname, enrolled_at, token_name) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [.text(id), .text(org), .text(credential), .text(tokenName ?? name), .text(hostname), .text(now),
+                 tokenName.map(SQLiteValue.text) ?? .null])
             let use = try database.prepare("UPDATE enrollment_tokens SET used_by = ? WHERE token = ?")
             try use.bind(.text(id), at: 1)
             try use.bind(.text(token), at: 2)
@@ -118,7 +122,7 @@ public final class PlaneStore: @unchecked Sendable {
 
     private func connectorsLocked(where condition: String, _ arguments: [SQLiteValue]) throws -> [ConnectorRow] {
         try database.rows(
-            "SELECT id, org_id, name, hostname, os, arch, version, capabilities, enrolled_at, last_seen_at, revoked_at FROM connectors WHERE \(condition) ORDER BY enrolled_at",
+            "SELECT id, org_id, coalesce(token_name, name), hostname, os, arch, version, capabilities, enrolled_at, last_seen_at, revoked_at FROM connectors WHERE \(condition) ORDER BY enrolled_at",
             arguments).map { row in
             var capabilities: [String] = []
             if let text = row[7].text, case .array(let items)? = try? JSONParser.parse(text) {

@@ -69,8 +69,8 @@ final class DaemonHarness {
     }
 
     /// Mints a token, enrolls, and writes config.json and connections.json.
-    func enroll(dsn: String = TestDatabase.dsn) throws {
-        let minted = try request("POST", "/orgs/org_dev/connectors/enrollment-tokens", body: "{}")
+    func enroll(dsn: String = TestDatabase.dsn, tokenBody: String = "{}") throws {
+        let minted = try request("POST", "/orgs/org_dev/connectors/enrollment-tokens", body: tokenBody)
         guard case .string(let token)? = minted.json["token"] else { throw HarnessError("no token: \(minted)") }
         let result = try ConnectorBinary.run(["enroll", "--url", baseURL, "--token", token, "--state-dir", directory + "/state",
                                               "--name", "e2e", "--log-level", "warning"], logDirectory: directory, name: "enroll")
