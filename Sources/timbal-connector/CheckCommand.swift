@@ -53,6 +53,7 @@ struct CheckCommand: AsyncParsableCommand {
                     line(false, "connection \(name)", "\(error)")
                 }
             }
+            await checkJobCursors(daemon: daemon, connections: connections)
         } catch {
             line(false, "connections", "\(error)")
         }
@@ -67,5 +68,25 @@ struct CheckCommand: AsyncParsableCommand {
             line(false, "credential", "\(error)")
         }
         if failures > 0 { throw ExitCode.failure }
+    }
+
+    /// For the daemon's recent jobs (syncs' runs included), says which read a table whose cursor
+    /// has no index: such a job is correct and bounded (one sort of the table per run) but costs
+    /// the server a full sort and temporary disk about the table's size. A warning, not a failure.
+    private func checkJobCursors(daemon: DaemonConfig, connections: Connections) async {
+        guard let store = try? StateStore(stateDir: daemon.stateDir, mustExist: true),
+              let jobs = try? store.recentJobs(limit: 50) else { return }
+        var seen: Set<String> = []
+        for job in jobs {
+            guard let spec = try? JobSpec.decode(json: job.spec), let cursor = spec.source.cursorColumn,
+                  let settings = connections.entries[spec.source.connectionRef] else { continue }
+            let source = "\(spec.source.schema).\(spec.source.table)"
+            guard seen.insert("\(spec.source.connectionRef)|\(source)|\(cursor)").inserted else { continue }
+            guard let report = try? await BlockingThread.run({ try SourceCheck.cursor(settings, schema: spec.source.schema,
+                                                                                      table: spec.source.table, cursor: cursor) }),
+                  !report.indexed else { continue }
+            let megabytes = (report.tableBytes + (1 << 20) - 1) >> 20
+            print("warn  job \(job.jobID): \(source) has no index leading with cursor \"\(cursor)\" (table \(megabytes) MiB, ~\(max(0, report.estimatedRows)) rows): each run sorts the table once and the server keeps the sorted rows (temporary disk about the table's size); CREATE INDEX CONCURRENTLY ON \(source) (\(cursor)) makes runs read in 1 s index segments")
+        }
     }
 }

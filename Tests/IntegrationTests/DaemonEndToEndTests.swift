@@ -405,6 +405,22 @@ struct DaemonEndToEndTests {
         #expect(!bad.stdout.contains("pw-s3cret") && !bad.stderr.contains("pw-s3cret"))
     }
 
+    @Test func checkWarnsOfRecentJobsWhoseCursorHasNoIndex() throws {
+        let (harness, scratch) = try started()
+        try seed(scratch, rows: 100)
+        try scratch.sql("CREATE TABLE {s}.plain AS SELECT * FROM {s}.events; ALTER TABLE {s}.plain ADD PRIMARY KEY (id)")
+        let indexed = try jobID(harness.dispatch(DaemonHarness.jobBody(table: "events", schema: scratch.schema, dest: "a", placement: "local")))
+        let unindexed = try jobID(harness.dispatch(DaemonHarness.jobBody(table: "plain", schema: scratch.schema, dest: "b", placement: "local")))
+        try harness.waitForJob(indexed, state: "completed")
+        try harness.waitForJob(unindexed, state: "completed")
+        let check = try ConnectorBinary.run(["check", "--config", harness.directory + "/config.json", "--log-level", "warning"],
+                                            logDirectory: harness.directory, name: "check")
+        #expect(check.status == 0, "\(check.stdout)")
+        let warnings = check.stdout.split(separator: "\n").filter { $0.hasPrefix("warn  job") }
+        #expect(warnings.count == 1 && warnings.first?.contains("job \(unindexed): \(scratch.schema).plain has no index leading with cursor \"updated_at\"") == true,
+                "\(check.stdout)")
+    }
+
     @Test func aBadCredentialIsRefusedAndSaidInOneLogLine() throws {
         let harness = try DaemonHarness()
         try harness.startPlane()

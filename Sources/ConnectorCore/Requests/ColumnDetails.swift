@@ -9,6 +9,7 @@ struct ColumnDetails {
     var precision: Int64?
     var scale: Int64?
     var comment: String?
+    /// A valid, whole-table btree index leads with the column (what the extractor looks for).
     var leadsAnIndex = false
 
     static func read(oid: String, on connection: PostgresConnection) throws -> [String: ColumnDetails] {
@@ -21,7 +22,10 @@ struct ColumnDetails {
                    CASE WHEN b.typname = 'numeric' AND a.atttypmod >= 4 THEN ((a.atttypmod - 4) >> 16) & 65535 END,
                    CASE WHEN b.typname = 'numeric' AND a.atttypmod >= 4 THEN (a.atttypmod - 4) & 65535 END,
                    pg_catalog.col_description(a.attrelid, a.attnum),
-                   EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = a.attrelid AND i.indisvalid AND i.indkey[0] = a.attnum)
+                   EXISTS (SELECT 1 FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+                           JOIN pg_catalog.pg_am m ON m.oid = ic.relam
+                           WHERE i.indrelid = a.attrelid AND i.indisvalid AND i.indpred IS NULL AND m.amname = 'btree'
+                             AND i.indkey[0] = a.attnum)
             FROM pg_catalog.pg_attribute a
             JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
             JOIN pg_catalog.pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END

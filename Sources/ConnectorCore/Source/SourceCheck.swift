@@ -29,4 +29,21 @@ public enum SourceCheck {
         let unreadable = settings.allowedTables.filter { !$0.hasSuffix(".*") && !tables.contains($0) }
         return Report(serverVersion: version, readOnly: readOnly, readableTables: tables.count, unreadable: unreadable)
     }
+
+    /// What reading `schema.table` in `cursor` order costs: whether a btree index leads with the
+    /// cursor (without one, each run sorts the table once and the server keeps the sorted rows).
+    public struct CursorReport: Sendable {
+        public var indexed: Bool
+        public var tableBytes: Int64
+        public var estimatedRows: Int64
+    }
+
+    public static func cursor(_ settings: ConnectionSettings, schema: String, table: String, cursor: String) throws -> CursorReport {
+        let session = try SourceSession.open(settings, jobID: "check")
+        let described = try SourceCatalog.describe(schema: schema, table: table, on: session)
+        guard let oid = described.oid else { return CursorReport(indexed: false, tableBytes: 0, estimatedRows: described.estimatedRows) }
+        let indexed = try SourceCost.cursorIsIndexed(session, tableOID: oid, cursor: cursor)
+        let bytes = Int64(try session.query("SELECT pg_catalog.pg_table_size($1::oid)", [String(oid)]).string(0, 0) ?? "0") ?? 0
+        return CursorReport(indexed: indexed, tableBytes: bytes, estimatedRows: described.estimatedRows)
+    }
 }
