@@ -1,3 +1,4 @@
+import CSQLite
 /// An error from SQLite, with its result code, message and the SQL that failed.
 public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     public let code: Int32
@@ -24,5 +25,5 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
     }
 
     /// The disk (or the filesystem quota) is full: SQLITE_FULL.
-    public var isDiskFull: Bool { code & 0xff == 13 }
+    public var isDiskFull: Bool { code & 0xff == SQLITE_FULL }
 }

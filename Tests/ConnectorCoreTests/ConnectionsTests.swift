@@ -32,7 +32,7 @@ struct ConnectionsTests {
         let a = try #require(connections.entries["a"])
         #expect(a.cursorLookbackSeconds == 120 && a.cursorLookbackValues == 500 && a.maxSnapshotSeconds == 5)
         #expect(a.clientIdleDeadlineSeconds == 65)
-        #expect(throws: ConnectionsError.self) { try Connections.parse(Array(#"{"a": {"dsn": "h", "max_snapshot_s": 0}}"#.utf8), file: "c.json") }
+        #expect(throws: ConfigError.self) { try Connections.parse(Array(#"{"a": {"dsn": "h", "max_snapshot_s": 0}}"#.utf8), file: "c.json") }
     }
 
     @Test func aJobWhoseKindDiffersFromItsConnectionIsRefusedNamingBoth() throws {

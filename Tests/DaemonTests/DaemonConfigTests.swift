@@ -73,6 +73,11 @@ struct DaemonConfigTests {
         #expect { try Credential.load(stateDir: directory + "/nowhere") } throws: {
             "\($0)".contains("no credential: enroll first with `timbal-connector enroll --url URL --token TOKEN`")
         }
+        // A damaged file is named, with what to do.
+        try "{not json".write(toFile: Credential.path(stateDir: directory), atomically: true, encoding: .utf8)
+        #expect { try Credential.load(stateDir: directory) } throws: {
+            "\($0)".hasPrefix(Credential.path(stateDir: directory) + ": ") && "\($0)".hasSuffix("enroll again to replace it")
+        }
     }
 
     @Test func capabilitiesMatchWhatJobsNeed() {

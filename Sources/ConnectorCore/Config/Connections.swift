@@ -95,14 +95,6 @@ public enum QueryMode: String, Sendable, CaseIterable {
     case read, write
 }
 
-/// A problem with `connections.json`: names the file, the key and the problem, never the DSN.
-public struct ConnectionsError: Error, CustomStringConvertible, Sendable {
-    public let file: String
-    public let key: String
-    public let problem: String
-    public var description: String { key.isEmpty ? "\(file): \(problem)" : "\(file): \(key): \(problem)" }
-}
-
 /// The parsed `connections.json`: connection name -> settings.
 public struct Connections: Sendable {
     public let file: String
@@ -121,7 +113,7 @@ public struct Connections: Sendable {
 
     public static func load(path: String) throws -> Connections {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ConnectionsError(file: path, key: "", problem: "cannot read the file (missing or not readable)")
+            throw ConfigError(file: path, key: "", problem: "cannot read the file (missing or not readable)")
         }
         return try parse(Array(data), file: path)
     }
@@ -129,10 +121,10 @@ public struct Connections: Sendable {
     public static func parse(_ bytes: [UInt8], file: String) throws -> Connections {
         let document: JSONValue
         do { document = try JSONParser.parse(bytes) } catch {
-            throw ConnectionsError(file: file, key: "", problem: "\(error)")
+            throw ConfigError(file: file, key: "", problem: "\(error)")
         }
         guard case .object(let members) = document else {
-            throw ConnectionsError(file: file, key: "", problem: "expected an object mapping names to connections")
+            throw ConfigError(file: file, key: "", problem: "expected an object mapping names to connections")
         }
         var entries: [String: ConnectionSettings] = [:]
         var warnings: [String] = []
@@ -151,8 +143,8 @@ public struct Connections: Sendable {
     }
 
     private static func parseEntry(name: String, value: JSONValue, file: String) throws -> ConnectionSettings {
-        func fail(_ key: String, _ problem: String) -> ConnectionsError {
-            ConnectionsError(file: file, key: key.isEmpty ? name : "\(name).\(key)", problem: problem)
+        func fail(_ key: String, _ problem: String) -> ConfigError {
+            ConfigError(file: file, key: key.isEmpty ? name : "\(name).\(key)", problem: problem)
         }
         guard case .object = value else { throw fail("", "expected an object, got \(value.typeName)") }
         func string(_ key: String) throws -> String? {
@@ -214,7 +206,7 @@ public struct Connections: Sendable {
     /// The DSN from exactly one of `dsn`, `dsn_file` (a file holding it, e.g. a systemd credential)
     /// or `dsn_env` (an environment variable), so the secret need not sit in connections.json.
     private static func resolveDSN(_ inline: String?, file: String?, env: String?,
-                                   fail: (String, String) -> ConnectionsError) throws -> String {
+                                   fail: (String, String) -> ConfigError) throws -> String {
         let given = [inline, file, env].compactMap { $0 }
         guard given.count == 1 else {
             throw fail(given.isEmpty ? "dsn" : "dsn", given.isEmpty ? "is required (or dsn_file, or dsn_env)" : "give only one of dsn, dsn_file, dsn_env")

@@ -38,7 +38,10 @@ public struct Credential: Sendable {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigError(file: path, key: "", problem: "no credential: enroll first with `timbal-connector enroll --url URL --token TOKEN`")
         }
-        let document = try JSONParser.parse(Array(data))
+        let document: JSONValue
+        do { document = try JSONParser.parse(Array(data)) } catch {
+            throw ConfigError(file: path, key: "", problem: "\(error); enroll again to replace it")
+        }
         guard case .string(let id)? = document["connector_id"], case .string(let secret)? = document["credential"] else {
             throw ConfigError(file: path, key: "credential", problem: "is missing")
         }

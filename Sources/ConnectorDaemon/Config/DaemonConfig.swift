@@ -140,11 +140,3 @@ public struct DaemonConfig: Sendable {
         return base + "/v1/connect/" + path
     }
 }
-
-/// A problem in a config file: the file, the key and what is wrong.
-public struct ConfigError: Error, CustomStringConvertible, Sendable {
-    public let file: String
-    public let key: String
-    public let problem: String
-    public var description: String { key.isEmpty ? "\(file): \(problem)" : "\(file): \(key): \(problem)" }
-}

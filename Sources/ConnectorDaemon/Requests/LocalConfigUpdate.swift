@@ -18,7 +18,7 @@ enum LocalConfigUpdate {
         let parsed: Connections
         do {
             parsed = try Connections.parse(bytes, file: "pushed connections")
-        } catch let error as ConnectionsError {
+        } catch let error as ConfigError {
             throw RequestError(.invalid, "connections: \(error.key.isEmpty ? "" : error.key + ": ")\(error.problem)")
         }
         try writeAtomically(bytes, to: path)
