@@ -100,7 +100,6 @@ public final class KBFile {
 
     private func run(_ sql: String, _ values: [String]) throws {
         let statement = try database.prepare(sql)
-        for (index, value) in values.enumerated() { try statement.bind(.text(value), at: index + 1) }
-        try statement.run()
+        try statement.run(values.map(SQLiteValue.text))
     }
 }

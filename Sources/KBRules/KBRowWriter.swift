@@ -50,11 +50,7 @@ public final class KBRowWriter {
             mergedInBatch = 0
             let rows = try writeRows(self)
             merged = mergedInBatch
-            try saveCheckpoint.bind(checkpoint.map { .text($0) } ?? .null, at: 1)
-            try saveCheckpoint.bind(.integer(Int64(count ?? rows)), at: 2)
-            try saveCheckpoint.bind(.text(utcTimestamp()), at: 3)
-            try saveCheckpoint.bind(.text(jobID), at: 4)
-            try saveCheckpoint.run()
+            try saveCheckpoint.run([checkpoint.map { .text($0) } ?? .null, .integer(Int64(count ?? rows)), .text(utcTimestamp()), .text(jobID)])
         }
         return merged
     }

@@ -39,9 +39,7 @@ enum KBSchemaCheck {
     /// Records source and KB types of `columns` (after those recorded, unless `replacing`).
     static func record(kb: KBFile, table: String, columns: [KBColumn], replacing: Bool) throws {
         if replacing {
-            let delete = try kb.database.prepare("DELETE FROM _timbal_columns WHERE table_name = ?")
-            try delete.bind(.text(table), at: 1)
-            try delete.run()
+            try kb.database.execute("DELETE FROM _timbal_columns WHERE table_name = ?", [.text(table)])
         }
         var position: Int64 = 0
         if case .integer(let last)? = try kb.database.rows(
@@ -52,12 +50,7 @@ enum KBSchemaCheck {
             "INSERT INTO _timbal_columns (table_name, position, column_name, source_type, kb_type) VALUES (?, ?, ?, ?, ?)")
         for column in columns {
             position += 1
-            try insert.bind(.text(table), at: 1)
-            try insert.bind(.integer(position), at: 2)
-            try insert.bind(.text(column.name), at: 3)
-            try insert.bind(.text(column.sourceType), at: 4)
-            try insert.bind(.text(column.kbType), at: 5)
-            try insert.run()
+            try insert.run([.text(table), .integer(position), .text(column.name), .text(column.sourceType), .text(column.kbType)])
         }
     }
 }

@@ -144,19 +144,12 @@ public struct KBTarget: Sendable {
                     .compactMap { $0[0].text }.map { SQLIdentifier.quote($0) }.joined(separator: ", ")
                 try kb.database.execute("INSERT INTO \(SQLIdentifier.quote(dest)) (\(columns)) SELECT \(columns) FROM \(SQLIdentifier.quote(table))")
                 try kb.database.execute("DROP TABLE \(SQLIdentifier.quote(table))")
-                let forget = try kb.database.prepare("DELETE FROM _timbal_columns WHERE table_name = ?")
-                try forget.bind(.text(table), at: 1)
-                try forget.run()
+                try kb.database.execute("DELETE FROM _timbal_columns WHERE table_name = ?", [.text(table)])
             } else if state == "completed", let dest = swapInto, try kb.tableExists(table) {
                 try kb.database.execute("DROP TABLE IF EXISTS \(SQLIdentifier.quote(dest))")
                 try kb.database.execute("ALTER TABLE \(SQLIdentifier.quote(table)) RENAME TO \(SQLIdentifier.quote(dest))")
-                let forget = try kb.database.prepare("DELETE FROM _timbal_columns WHERE table_name = ?")
-                try forget.bind(.text(dest), at: 1)
-                try forget.run()
-                let rename = try kb.database.prepare("UPDATE _timbal_columns SET table_name = ? WHERE table_name = ?")
-                try rename.bind(.text(dest), at: 1)
-                try rename.bind(.text(table), at: 2)
-                try rename.run()
+                try kb.database.execute("DELETE FROM _timbal_columns WHERE table_name = ?", [.text(dest)])
+                try kb.database.execute("UPDATE _timbal_columns SET table_name = ? WHERE table_name = ?", [.text(dest), .text(table)])
             }
             let holder = state == "completed" ? (swapInto ?? table) : table
             try kb.finishJob(jobID, state: state, table: holder)

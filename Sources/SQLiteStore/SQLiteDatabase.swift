@@ -61,6 +61,11 @@ public final class SQLiteDatabase {
         }
     }
 
+    /// Runs one statement with `arguments` bound to its `?` placeholders, in order.
+    public func execute(_ sql: String, _ arguments: [SQLiteValue]) throws {
+        try prepare(sql).run(arguments)
+    }
+
     public func prepare(_ sql: String) throws -> SQLiteStatement {
         var raw: OpaquePointer?
         let code = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &raw, nil)

@@ -65,6 +65,12 @@ public final class SQLiteStatement {
         if code != SQLITE_DONE && code != SQLITE_ROW { throw database.error(code, sql: sql) }
     }
 
+    /// Binds `arguments` to the `?` placeholders in order, runs, resets.
+    public func run(_ arguments: [SQLiteValue]) throws {
+        for (index, argument) in arguments.enumerated() { try bind(argument, at: index + 1) }
+        try run()
+    }
+
     public func bind(_ value: SQLiteValue, at index: Int) throws {
         switch value {
         case .null: try bindNull(at: index)

@@ -66,8 +66,7 @@ public final class StateStore: @unchecked Sendable {
             if try !database.rows("SELECT 1 FROM jobs WHERE job_id = ?", [.text(jobID)]).isEmpty { return false }
             let now = utcTimestamp()
             let insert = try database.prepare("INSERT INTO jobs (job_id, spec, state, created_at, updated_at) VALUES (?, ?, 'accepted', ?, ?)")
-            for (index, value) in [jobID, spec, now, now].enumerated() { try insert.bind(.text(value), at: index + 1) }
-            try insert.run()
+            try insert.run([.text(jobID), .text(spec), .text(now), .text(now)])
             return true
         }
     }
@@ -118,8 +117,7 @@ public final class StateStore: @unchecked Sendable {
             if let message = change.message { sets.append("message = ?"); values.append(.text(message)) }
             if let eta = change.etaSeconds { sets.append("eta_s = ?"); values.append(.real(eta)) }
             let update = try database.prepare("UPDATE jobs SET \(sets.joined(separator: ", ")) WHERE job_id = ?")
-            for (index, value) in (values + [.text(jobID)]).enumerated() { try update.bind(value, at: index + 1) }
-            try update.run()
+            try update.run(values + [.text(jobID)])
             return try reportLocked(jobID)
         }
     }
@@ -149,10 +147,7 @@ public final class StateStore: @unchecked Sendable {
     /// The plane has applied report `seq` of the job.
     public func acknowledge(jobID: String, reportSeq: Int64) throws {
         try lock.withLock {
-            let update = try database.prepare("UPDATE jobs SET acked_seq = max(acked_seq, ?) WHERE job_id = ?")
-            try update.bind(.integer(reportSeq), at: 1)
-            try update.bind(.text(jobID), at: 2)
-            try update.run()
+            try database.execute("UPDATE jobs SET acked_seq = max(acked_seq, ?) WHERE job_id = ?", [.integer(reportSeq), .text(jobID)])
         }
     }
 

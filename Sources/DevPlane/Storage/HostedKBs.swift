@@ -91,13 +91,7 @@ public final class HostedKBs: @unchecked Sendable {
     }
 
     private func record(_ batch: HostedBatch, rows: Int, in db: SQLiteDatabase) throws {
-        let record = try db.prepare("INSERT INTO _timbal_batches (job_id, seq, rows, checkpoint, landed_at) VALUES (?, ?, ?, ?, ?)")
-        try record.bind(.text(batch.jobID), at: 1)
-        try record.bind(.integer(batch.seq), at: 2)
-        try record.bind(.integer(Int64(rows)), at: 3)
-        try record.bind(batch.checkpoint.map { .text($0.serialized()) } ?? .null, at: 4)
-        try record.bind(.text(PlaneStore.timestamp()), at: 5)
-        try record.run()
+        try db.execute("INSERT INTO _timbal_batches (job_id, seq, rows, checkpoint, landed_at) VALUES (?, ?, ?, ?, ?)", [.text(batch.jobID), .integer(batch.seq), .integer(Int64(rows)), batch.checkpoint.map { .text($0.serialized()) } ?? .null, .text(PlaneStore.timestamp())])
     }
 
     /// The job's target table: prepared by the shared rules at the first batch of each run (the

@@ -84,10 +84,7 @@ public final class PlaneStore: @unchecked Sendable {
                 "INSERT INTO connectors (id, org_id, credential, name, hostname, enrolled_at, token_name) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [.text(id), .text(org), .text(credential), .text(tokenName ?? name), .text(hostname), .text(now),
                  tokenName.map(SQLiteValue.text) ?? .null])
-            let use = try database.prepare("UPDATE enrollment_tokens SET used_by = ? WHERE token = ?")
-            try use.bind(.text(id), at: 1)
-            try use.bind(.text(token), at: 2)
-            try use.run()
+            try database.execute("UPDATE enrollment_tokens SET used_by = ? WHERE token = ?", [.text(id), .text(token)])
             return (id, credential)
         }
     }
@@ -148,10 +145,7 @@ public final class PlaneStore: @unchecked Sendable {
 
     public func touch(connectorID: String) throws {
         try lock.withLock {
-            let update = try database.prepare("UPDATE connectors SET last_seen_at = ? WHERE id = ?")
-            try update.bind(.text(Self.timestamp()), at: 1)
-            try update.bind(.text(connectorID), at: 2)
-            try update.run()
+            try database.execute("UPDATE connectors SET last_seen_at = ? WHERE id = ?", [.text(Self.timestamp()), .text(connectorID)])
         }
     }
 
@@ -196,8 +190,7 @@ public final class PlaneStore: @unchecked Sendable {
             let values: [SQLiteValue] = [.text(id), .text(org), .text(connectorID), .integer(spec.kbID), .text(body), .text(spec.destTable),
                                          .text(spec.mode.rawValue), .text(spec.placement.rawValue), .text(now), .text(now),
                                          syncID.map(SQLiteValue.text) ?? .null]
-            for (i, v) in values.enumerated() { try insert.bind(v, at: i + 1) }
-            try insert.run()
+            try insert.run(values)
         }
         return id
     }
@@ -273,21 +266,17 @@ public final class PlaneStore: @unchecked Sendable {
                 eta, .text(state), .integer(report.rowsEmitted), .real(report.rowsPerSec), report.message.map(SQLiteValue.text) ?? .null,
                 report.checkpoint.map { .text($0.serialized()) } ?? .null, .integer(report.reportSeq), .text(now),
                 startedAt.map(SQLiteValue.text) ?? .null, finishedAt, report.durationMs.map(SQLiteValue.integer) ?? .null, .text(report.jobID)]
-            for (i, v) in values.enumerated() { try update.bind(v, at: i + 1) }
-            try update.run()
+            try update.run(values)
         }
     }
 
     /// Marks a job stopped at once (the connector is told separately); a finished job keeps its state.
     public func markStopped(id: String) throws {
         try lock.withLock {
-            let update = try database.prepare(
-                "UPDATE jobs SET state = 'stopped', stop_pending = 1, finished_at = ?, updated_at = ? WHERE id = ? AND state NOT IN ('completed', 'failed', 'stopped')")
             let now = Self.timestamp()
-            try update.bind(.text(now), at: 1)
-            try update.bind(.text(now), at: 2)
-            try update.bind(.text(id), at: 3)
-            try update.run()
+            try database.execute(
+                "UPDATE jobs SET state = 'stopped', stop_pending = 1, finished_at = ?, updated_at = ? WHERE id = ? AND state NOT IN ('completed', 'failed', 'stopped')",
+                [.text(now), .text(now), .text(id)])
         }
     }
 
