@@ -3,7 +3,6 @@ import PackageDescription
 
 let package = Package(
     name: "timbal-connector",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "timbal-connector", targets: ["timbal-connector"]),
         .executable(name: "timbal-devplane", targets: ["timbal-devplane"]),

@@ -4,7 +4,8 @@ import Glibc
 import Darwin
 #endif
 
-/// A mutex with a condition variable (pthread), on the monotonic clock.
+/// A mutex with a condition variable (pthread), on the monotonic clock (Linux: the package
+/// declares no other platform). For a plain lock, use `Lock`.
 /// Foundation's NSCondition would do, but Foundation alone costs the process ~7 MiB of RSS.
 public final class Condition: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)

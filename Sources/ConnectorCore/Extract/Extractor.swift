@@ -12,7 +12,7 @@ public final class Extractor: @unchecked Sendable {
     private let clock: MonotonicClock
     private let retry: RetryPolicy
     private let stopFlag = StopFlag()
-    private let linkLock = Condition()
+    private let linkLock = Lock()
     private var link: SourceLink?
     private var stopHooks: [@Sendable () -> Void] = []
 

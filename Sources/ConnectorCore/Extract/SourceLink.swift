@@ -7,7 +7,7 @@ import PostgresClient
 final class SourceLink: @unchecked Sendable {
     private let open: () throws -> PostgresConnection
     private let stopFlag: StopFlag
-    private let lock = Condition()
+    private let lock = Lock()
     private var token: PostgresCancelToken?
     private(set) var connection: PostgresConnection
 

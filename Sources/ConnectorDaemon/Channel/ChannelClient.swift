@@ -5,6 +5,7 @@ import Logging
 import Metrics
 import NIOCore
 import ServiceLifecycle
+import Synchronization
 import WSClient
 
 /// Holds the one channel to the control plane open: dials out with the credential, says hello,
@@ -18,9 +19,13 @@ public final class ChannelClient: Service, @unchecked Sendable {
     private let runner: JobRunner
     private let requests: RequestHandler
     private let logger: Logger
-    private let lock = Condition()
-    private var up = false
-    private var revoked = false
+    /// What the channel's tasks share: whether it is up, the plane welcomed this dial, revoked us.
+    private struct Flags {
+        var up = false
+        var welcomed = false
+        var revoked = false
+    }
+    private let flags = Mutex(Flags())
 
     /// Seconds between WebSocket pings; a peer silent for two periods is given up on.
     public static let pingSeconds: Int64 = 10
@@ -45,7 +50,7 @@ public final class ChannelClient: Service, @unchecked Sendable {
         self.requests = RequestHandler(config: config, outbox: outbox, logger: logger)
     }
 
-    public var isUp: Bool { lock.withLock { up } }
+    public var isUp: Bool { flags.withLock { $0.up } }
 
     public func run() async throws {
         let retry = RetryPolicy(maxAttempts: .max, baseDelay: 0.5, maxDelay: 30)
@@ -65,7 +70,7 @@ public final class ChannelClient: Service, @unchecked Sendable {
                 if !Task.isShuttingDownGracefully { logger.warning("channel error", metadata: ["error": "\(error)"]) }
             }
             setUp(false)
-            if lock.withLock({ revoked }) {
+            if flags.withLock({ $0.revoked }) {
                 logger.critical("the control plane revoked this connector: stopping its jobs and exiting with status \(ConnectorRevoked.exitStatus) (systemd does not restart it); enroll again to reconnect")
                 try await BlockingThread.run { [runner] in runner.stopAll(message: "the connector was revoked") }
                 throw ConnectorRevoked()
@@ -89,19 +94,19 @@ public final class ChannelClient: Service, @unchecked Sendable {
     private static let reconnectCounter = Counter(label: "timbal_channel_reconnects_total")
 
     private func setUp(_ value: Bool) {
-        lock.withLock { up = value }
+        flags.withLock { $0.up = value }
         Self.upGauge.record(value ? 1 : 0)
     }
 
     /// A plane that accepts TCP but never answers (stopped, overloaded) would hold a dial for
     /// ever: the handshake gets `handshakeTimeoutSeconds`, then the dial is abandoned.
     private func sessionWithHandshakeTimeout() async throws -> WebSocketCloseFrame? {
-        lock.withLock { welcomed = false }
+        flags.withLock { $0.welcomed = false }
         return try await withThrowingTaskGroup(of: WebSocketCloseFrame??.self) { group in
             group.addTask { .some(try await self.session()) }
             group.addTask {
                 try await Task.sleep(for: .seconds(Self.handshakeTimeoutSeconds))
-                if !self.lock.withLock({ self.welcomed }) { throw HandshakeTimeout(seconds: Self.handshakeTimeoutSeconds) }
+                if !self.flags.withLock({ $0.welcomed }) { throw HandshakeTimeout(seconds: Self.handshakeTimeoutSeconds) }
                 return .none
             }
             while let finished = try await group.next() {
@@ -119,7 +124,6 @@ public final class ChannelClient: Service, @unchecked Sendable {
         var description: String { "the control plane did not answer the channel's handshake within \(seconds) s" }
     }
 
-    private var welcomed = false
 
     private func session() async throws -> WebSocketCloseFrame? {
         var configuration = WebSocketClientConfiguration()
@@ -156,14 +160,14 @@ public final class ChannelClient: Service, @unchecked Sendable {
         guard case .text(let text) = first, case .welcome(let connectorID, let heartbeat)? = try ChannelMessage.decode(text) else {
             if case .text(let text) = first, case .error(let code, let message)? = try? ChannelMessage.decode(text) {
                 if code == ConnectorRevoked.code {
-                    lock.withLock { revoked = true }
+                    flags.withLock { $0.revoked = true }
                 } else {
                     logger.error("control plane refused the channel: \(code): \(message)")
                 }
             }
             return
         }
-        lock.withLock { welcomed = true }
+        flags.withLock { $0.welcomed = true }
         setUp(true)
         logger.info("channel up", metadata: ["connector.id": "\(connectorID)", "url": "\(config.channelURL())"])
         // Everything the plane has not acknowledged goes out again; it applies each fact once.
@@ -226,7 +230,7 @@ public final class ChannelClient: Service, @unchecked Sendable {
             requests.handle(request)
         case .error(let code, let text):
             if code == ConnectorRevoked.code {
-                lock.withLock { revoked = true }  // said once, in one line, when the channel closes
+                flags.withLock { $0.revoked = true }  // said once, in one line, when the channel closes
             } else {
                 logger.error("control plane error", metadata: ["code": "\(code)", "message": "\(text)"])
             }

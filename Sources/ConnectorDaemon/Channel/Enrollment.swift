@@ -1,4 +1,5 @@
 import ChannelProtocol
+import Synchronization
 import ConnectorCore
 import HTTPTypes
 import Logging
@@ -62,9 +63,8 @@ func plainReason(_ error: Error) -> String {
     return String(text.prefix(160))
 }
 
-final class ResultBox: @unchecked Sendable {
-    private let lock = Condition()
-    private var stored: ChannelMessage?
-    func set(_ message: ChannelMessage?) { lock.withLock { stored = message } }
-    var value: ChannelMessage? { lock.withLock { stored } }
+final class ResultBox: Sendable {
+    private let stored = Mutex<ChannelMessage?>(nil)
+    func set(_ message: ChannelMessage?) { stored.withLock { $0 = message } }
+    var value: ChannelMessage? { stored.withLock { $0 } }
 }

@@ -1,10 +1,11 @@
 import ConnectorCore
+import Synchronization
 
 /// What the daemon has to say on the channel: job reports (coalesced: only a job's latest state is
 /// sent) and frames (hosted batches, requests) in order. Filled from any thread; drained by the
 /// channel's writer while a channel is up. Survives reconnects: the daemon refills it from the
 /// state DB and the hosted sinks' unacknowledged batches when a new channel opens.
-public final class Outbox: @unchecked Sendable {
+public final class Outbox: Sendable {
     public enum Item: Sendable {
         case report(jobID: String)
         case frame(String)
@@ -12,44 +13,47 @@ public final class Outbox: @unchecked Sendable {
         case binary([UInt8])
     }
 
-    private let lock = Condition()
-    private var dirtyJobs: [String] = []
-    private var frames: [Item] = []
-    private var doorbell: AsyncStream<Void>.Continuation?
+    private struct Queue {
+        var dirtyJobs: [String] = []
+        var frames: [Item] = []
+        var doorbell: AsyncStream<Void>.Continuation?
+    }
+
+    private let queue = Mutex(Queue())
 
     public init() {}
 
     /// The job's state changed; its latest report will be sent.
     public func reportChanged(jobID: String) {
-        lock.withLock {
-            if !dirtyJobs.contains(jobID) { dirtyJobs.append(jobID) }
+        queue.withLock { queue in
+            if !queue.dirtyJobs.contains(jobID) { queue.dirtyJobs.append(jobID) }
         }
         ring()
     }
 
     /// Queues a frame to send as is.
     public func send(_ frame: String) {
-        lock.withLock { frames.append(.frame(frame)) }
+        queue.withLock { $0.frames.append(.frame(frame)) }
         ring()
     }
 
     /// Queues a message to send as a binary frame.
     public func send(bytes: [UInt8]) {
-        lock.withLock { frames.append(.binary(bytes)) }
+        queue.withLock { $0.frames.append(.binary(bytes)) }
         ring()
     }
 
     /// Drops queued frames (a channel went down; their owners requeue what still matters).
     public func dropFrames() {
-        lock.withLock { frames.removeAll() }
+        queue.withLock { $0.frames.removeAll() }
     }
 
     /// Takes everything queued: reports first (they are small and tell the plane where jobs are).
     public func drain() -> [Item] {
-        lock.withLock {
-            let items = dirtyJobs.map { Item.report(jobID: $0) } + frames
-            dirtyJobs.removeAll()
-            frames.removeAll()
+        queue.withLock { queue in
+            let items = queue.dirtyJobs.map { Item.report(jobID: $0) } + queue.frames
+            queue.dirtyJobs.removeAll()
+            queue.frames.removeAll()
             return items
         }
     }
@@ -57,15 +61,15 @@ public final class Outbox: @unchecked Sendable {
     /// A stream that yields whenever something is queued; one per channel session.
     public func subscribe() -> AsyncStream<Void> {
         let (stream, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        lock.withLock {
-            doorbell?.finish()
-            doorbell = continuation
+        queue.withLock { queue in
+            queue.doorbell?.finish()
+            queue.doorbell = continuation
         }
         continuation.yield()
         return stream
     }
 
     private func ring() {
-        lock.withLock { doorbell }?.yield()
+        queue.withLock { $0.doorbell }?.yield()
     }
 }

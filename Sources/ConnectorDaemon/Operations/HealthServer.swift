@@ -2,6 +2,7 @@ import ConnectorCore
 import Logging
 import Prometheus
 import ServiceLifecycle
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -74,8 +75,7 @@ public final class HealthServer: Service, @unchecked Sendable {
 
     /// Connections served at once; more are closed at once (a scraper retries).
     static let maxConnections = 32
-    private let active = Condition()
-    private var activeCount = 0
+    private let activeCount = Mutex(0)
 
     /// Each connection is answered on a thread of its own with 2 s send/receive timeouts, so idle
     /// or slow clients never hold up `/healthz` for the others.
@@ -86,15 +86,15 @@ public final class HealthServer: Service, @unchecked Sendable {
                 if errno == EINTR { continue }
                 return  // the listener was shut down
             }
-            let admitted = active.withLock { () -> Bool in
-                guard activeCount < Self.maxConnections else { return false }
-                activeCount += 1
+            let admitted = activeCount.withLock { count -> Bool in
+                guard count < Self.maxConnections else { return false }
+                count += 1
                 return true
             }
             guard admitted else { close(client); continue }
             _ = OSThread(name: "timbal-health-client", detached: true) { [self] in
                 answer(client)
-                active.withLock { activeCount -= 1 }
+                activeCount.withLock { $0 -= 1 }
             }
         }
     }

@@ -2,16 +2,16 @@ import ChannelProtocol
 import ConnectorCore
 import Logging
 import Metrics
+import Synchronization
 
 /// Answers the plane's requests (browse, query, pushed configuration), each on a thread of its
 /// own (they block on libpq), at most `maxConcurrent` at once; the answer goes out as a `reply`.
 /// Connections are read for every request, so a pushed map applies at once.
-public final class RequestHandler: @unchecked Sendable {
+public final class RequestHandler: Sendable {
     private let config: DaemonConfig
     private let outbox: Outbox
     private let logger: Logger
-    private let lock = Condition()
-    private var inFlight = 0
+    private let inFlight = Mutex(0)
 
     public static let maxConcurrent = 4
 
@@ -22,9 +22,9 @@ public final class RequestHandler: @unchecked Sendable {
     }
 
     public func handle(_ request: PlaneRequest) {
-        let admitted = lock.withLock {
-            guard inFlight < Self.maxConcurrent else { return false }
-            inFlight += 1
+        let admitted = inFlight.withLock { count in
+            guard count < Self.maxConcurrent else { return false }
+            count += 1
             return true
         }
         guard admitted else {
@@ -42,7 +42,7 @@ public final class RequestHandler: @unchecked Sendable {
                 outcome = .failure(RequestError(.invalid, "\(error)"))
             }
             send(request, outcome)
-            lock.withLock { inFlight -= 1 }
+            inFlight.withLock { $0 -= 1 }
             var metadata: Logger.Metadata = ["request.id": "\(request.requestID)", "action": "\(request.action)",
                                              "duration_ms": "\(Int((monotonicSeconds() - startedAt) * 1000))"]
             if case .failure(let error) = outcome { metadata["error"] = "\(error.code.rawValue): \(error.message)" }

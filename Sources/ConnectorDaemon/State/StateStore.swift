@@ -10,7 +10,7 @@ import SQLiteStore
 /// last report it made (numbered) and whether the plane acknowledged it. Thread-safe.
 public final class StateStore: @unchecked Sendable {
     private let database: SQLiteDatabase
-    private let lock = Condition()
+    private let lock = Lock()
 
     /// One job as the daemon remembers it.
     public struct JobRow: Sendable {

@@ -10,7 +10,7 @@ import SQLiteStore
 /// one transaction together with its `(job_id, seq)` in `_timbal_batches`, so a resent batch lands once.
 public final class HostedKBs: @unchecked Sendable {
     private let directory: String
-    private let lock = Condition()
+    private let lock = Lock()
     private var open: [Int64: KBFile] = [:]
     /// The table each running job writes into, decided at its first batch of a run.
     private var targets: [String: KBTarget] = [:]

@@ -8,7 +8,7 @@ import SQLiteStore
 /// jobs. Survives restarts. Thread-safe (one connection behind a lock; every call is short).
 public final class PlaneStore: @unchecked Sendable {
     let database: SQLiteDatabase
-    let lock = Condition()
+    let lock = Lock()
 
     public init(dataDir: String) throws {
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
