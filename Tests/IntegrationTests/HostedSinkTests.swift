@@ -101,7 +101,9 @@ struct HostedSinkTests {
         sender.start()
         Thread.sleep(forTimeInterval: 0.3)
         #expect(outcome.all.isEmpty)
+        // The runner raises the flag and wakes the sink (Extractor.onStop): no polling.
         stop.raise()
+        sink.wake()
         #expect(waitUntil(seconds: 5) { !outcome.all.isEmpty })
         #expect(outcome.all.first?.0?.contains("stopped while waiting") == true)
     }

@@ -97,9 +97,14 @@ public final class HostedSink: BatchSink, @unchecked Sendable {
         try lock.withLock {
             while unacked.count >= window {
                 if stopFlag.isRaised { throw HostedSinkError.stopped }
-                lock.wait(until: monotonicSeconds() + 0.2)
+                lock.wait()
             }
         }
+    }
+
+    /// The job is stopping: wakes a writer waiting for acknowledgements (call after raising the stop flag).
+    public func wake() {
+        lock.withLock { lock.broadcast() }
     }
 
     /// The plane landed batch `seq` (and every one before it).
@@ -135,7 +140,7 @@ public final class HostedSink: BatchSink, @unchecked Sendable {
             while !unacked.isEmpty {
                 if state == .completed && stopFlag.isRaised { throw HostedSinkError.stopped }
                 if monotonicSeconds() > deadline { return }
-                lock.wait(until: min(deadline, monotonicSeconds() + 0.2))
+                if deadline == .infinity { lock.wait() } else { lock.wait(until: deadline) }
             }
         }
     }

@@ -216,7 +216,11 @@ public final class JobRunner: @unchecked Sendable {
                 sink = { try LocalKBSink(stateDir: stateDir, spec: spec, jobID: jobID) }
             }
             extractor = Extractor(spec: spec, jobID: jobID, connection: settings, logger: jobLogger, sink: sink)
-            extractor.onStop { stopFlag.raise() }
+            let hostedSink = lock.withLock { hostedSinks[jobID] }
+            extractor.onStop {
+                stopFlag.raise()
+                hostedSink?.wake()
+            }
             let alreadyStopped: Bool = lock.withLock {
                 running[jobID] = extractor
                 return stopRequested.contains(jobID) || draining
