@@ -18,6 +18,9 @@ public final class ChannelClient: Service, @unchecked Sendable {
     private let outbox: Outbox
     private let runner: JobRunner
     private let requests: RequestHandler
+    /// Where the channel's blocking work runs, in order: commands from the plane (a stop may
+    /// cancel a query, a network round trip) and state DB reads and writes. Never the pool.
+    private let control = SerialThread(name: "timbal-channel-control")
     private let logger: Logger
     /// What the channel's tasks share: whether it is up, the plane welcomed this dial, revoked us.
     private struct Flags {
@@ -172,8 +175,11 @@ public final class ChannelClient: Service, @unchecked Sendable {
         logger.info("channel up", metadata: ["connector.id": "\(connectorID)", "url": "\(config.channelURL())"])
         // Everything the plane has not acknowledged goes out again; it applies each fact once.
         outbox.dropFrames()
-        for jobID in try store.unacknowledgedJobs() { outbox.reportChanged(jobID: jobID) }
-        runner.channelUp()
+        let store = self.store, outbox = self.outbox, runner = self.runner
+        try await control.run {
+            for jobID in try store.unacknowledgedJobs() { outbox.reportChanged(jobID: jobID) }
+            runner.channelUp()
+        }
 
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.writeOutbox(outbound) }
@@ -189,7 +195,7 @@ public final class ChannelClient: Service, @unchecked Sendable {
             while let message = try await messages.next() {
                 guard case .text(let text) = message else { continue }
                 do {
-                    if let decoded = try ChannelMessage.decode(text) { self.handle(decoded) }
+                    if let decoded = try ChannelMessage.decode(text) { self.control.submit { self.handle(decoded) } }
                 } catch {
                     self.logger.warning("unreadable message from the control plane", metadata: ["error": "\(error)"])
                 }
@@ -199,10 +205,18 @@ public final class ChannelClient: Service, @unchecked Sendable {
 
     private func writeOutbox(_ outbound: WebSocketOutboundWriter) async throws {
         for await _ in outbox.subscribe() {
-            for item in outbox.drain() {
+            let items = outbox.drain()
+            let store = self.store
+            let reportIDs: [String] = items.compactMap { if case .report(let jobID) = $0 { return jobID }; return nil }
+            let reports: [String: JobReport] = reportIDs.isEmpty ? [:] : try await control.run {
+                var reports: [String: JobReport] = [:]
+                for jobID in reportIDs { reports[jobID] = try store.report(jobID: jobID) }
+                return reports
+            }
+            for item in items {
                 switch item {
                 case .report(let jobID):
-                    if let report = try store.report(jobID: jobID) {
+                    if let report = reports[jobID] {
                         try await outbound.write(.text(ChannelMessage.jobReport(report).encoded()))
                     }
                 case .frame(let frame):
@@ -214,6 +228,7 @@ public final class ChannelClient: Service, @unchecked Sendable {
         }
     }
 
+    /// Runs on `control`, one message at a time, in the order they came.
     private func handle(_ message: ChannelMessage) {
         switch message {
         case .dispatch(let jobID, let spec, let resume):
