@@ -5,26 +5,57 @@ import Metrics
 
 /// Runs dispatched jobs, at most `maxConcurrentJobs` at once, each on its own thread, and reports
 /// what they do through the state DB and the outbox. Local jobs keep running while the channel is
-/// down; their reports go out when it is back.
+/// down; their reports go out when it is back. What to do when is decided by `JobLifecycle` (a pure
+/// state machine, tested on its own); this class performs its actions.
 public final class JobRunner: @unchecked Sendable {
     private let config: DaemonConfig
     private let store: StateStore
     private let outbox: Outbox
     private let logger: Logger
     private let lock = Condition()
-    private var running: [String: Extractor] = [:]
-    private var active: Set<String> = []
+    private var lifecycle: JobLifecycle
+    private var extractors: [String: Extractor] = [:]
     private var hostedSinks: [String: HostedSink] = [:]
-    private var queue: [(jobID: String, spec: JSONValue, resume: HostedResume?)] = []
-    private var awaitingResume: [String: JSONValue] = [:]
-    private var stopRequested: Set<String> = []
-    private var draining = false
 
     public init(config: DaemonConfig, store: StateStore, outbox: Outbox, logger: Logger) {
         self.config = config
         self.store = store
         self.outbox = outbox
         self.logger = logger
+        lifecycle = JobLifecycle(maxConcurrent: config.maxConcurrentJobs)
+    }
+
+    /// Feeds the state machine under the lock, then performs its actions outside it.
+    private func handle(_ event: JobLifecycle.Event) {
+        let (actions, running): ([JobLifecycle.Action], [String: Extractor]) = lock.withLock {
+            let actions = lifecycle.handle(event)
+            lock.broadcast()
+            return (actions, extractors)
+        }
+        for action in actions {
+            switch action {
+            case .start(let job):
+                // Detached: a long-running daemon must not keep the stacks of finished jobs around.
+                _ = OSThread(name: "timbal-job", detached: true) { [self] in
+                    execute(jobID: job.jobID, specJSON: job.spec, resume: job.resume)
+                    lock.withLock {
+                        extractors.removeValue(forKey: job.jobID)
+                        hostedSinks.removeValue(forKey: job.jobID)
+                    }
+                    handle(.ended(jobID: job.jobID))
+                }
+            case .askPlane(let jobID):
+                outbox.send(ChannelMessage.resumeRequest(jobID: jobID).encoded())
+            case .stopRunning(let jobID):
+                // Not yet registered: `execute` sees `shouldStopAtOnce` when it does.
+                running[jobID]?.stop()
+            case .recordStopped(let jobID, let message):
+                // A job this daemon never heard of is recorded too, so the plane hears the stop landed.
+                _ = try? store.accept(jobID: jobID, spec: "{}")
+                try? report(jobID, .init(state: .stopped, message: message))
+            }
+        }
+        recordJobGauges()
     }
 
     /// A job from the plane. A job id the daemon already knows is not run twice: its state is reported again.
@@ -37,7 +68,7 @@ public final class JobRunner: @unchecked Sendable {
             }
             logger.info("job accepted", metadata: ["job.id": "\(jobID)"])
             try report(jobID, .init(state: .accepted))
-            enqueue(jobID: jobID, spec: spec, resume: resume)
+            handle(.dispatched(.init(jobID: jobID, spec: spec, resume: resume)))
         } catch {
             logger.error("cannot record job", metadata: ["job.id": "\(jobID)", "error": "\(error)"])
         }
@@ -51,24 +82,23 @@ public final class JobRunner: @unchecked Sendable {
     public func resumeUnfinished() throws {
         for (jobID, text) in try store.unfinishedJobs() {
             logger.info("interrupted job waits for the plane's go-ahead to resume", metadata: ["job.id": "\(jobID)"])
-            lock.withLock { awaitingResume[jobID] = try? JSONParser.parse(text) }
-            outbox.send(ChannelMessage.resumeRequest(jobID: jobID).encoded())
+            handle(.interrupted(jobID: jobID, spec: (try? JSONParser.parse(text)) ?? .object([])))
         }
     }
 
     /// The plane's answer to a resume request: local jobs resume from their KB checkpoint,
     /// hosted ones from the plane's last landed batch.
     public func resume(_ position: HostedResume) {
-        guard let spec = lock.withLock({ awaitingResume.removeValue(forKey: position.jobID) }) else { return }
+        guard let spec = lock.withLock({ lifecycle.waitingForPlane[position.jobID] }) else { return }
         let local = spec["placement"] == .string("local")
         logger.info(local ? "resuming job from its checkpoint" : "resuming hosted job after the plane's last landed batch",
                     metadata: ["job.id": "\(position.jobID)"])
-        enqueue(jobID: position.jobID, spec: spec, resume: local ? nil : position)
+        handle(.planeSaysResume(position))
     }
 
     /// A new channel is up: ask again for what is pending, resend unacknowledged batches.
     public func channelUp() {
-        let (sinks, waiting) = lock.withLock { (Array(hostedSinks.values), Array(awaitingResume.keys)) }
+        let (sinks, waiting) = lock.withLock { (Array(hostedSinks.values), lifecycle.awaitingPlane) }
         for jobID in waiting { outbox.send(ChannelMessage.resumeRequest(jobID: jobID).encoded()) }
         sinks.forEach { $0.resendUnacknowledged() }
     }
@@ -77,56 +107,32 @@ public final class JobRunner: @unchecked Sendable {
         lock.withLock { hostedSinks[jobID] }?.acknowledge(seq: seq)
     }
 
-    /// Stops a job within one batch; a queued job is marked stopped without running.
+    /// Stops a job within one batch; a queued or waiting job is recorded stopped without running.
     public func stop(jobID: String) {
-        let extractor: Extractor? = lock.withLock {
-            stopRequested.insert(jobID)
-            if let index = queue.firstIndex(where: { $0.jobID == jobID }) { queue.remove(at: index) }
-            awaitingResume.removeValue(forKey: jobID)
-            return running[jobID]
-        }
         logger.info("stop requested", metadata: ["job.id": "\(jobID)"])
-        if let extractor {
-            extractor.stop()
-        } else {
-            // A job this daemon never heard of is recorded as stopped, so the plane hears that the stop landed.
-            _ = try? store.accept(jobID: jobID, spec: "{}")
-            try? report(jobID, .init(state: .stopped, message: "stopped before it started"))
-        }
+        handle(.stop(jobID: jobID))
     }
 
     /// Revocation: every job ends `stopped` for good (never resumed), and this waits for them.
     public func stopAll(message: String) {
-        let (extractors, idle): ([Extractor], [String]) = lock.withLock {
-            draining = true
-            let idle = queue.map(\.jobID) + Array(awaitingResume.keys)
-            stopRequested.formUnion(idle + Array(running.keys))
-            queue.removeAll()
-            awaitingResume.removeAll()
-            return (Array(running.values), idle)
-        }
-        for jobID in idle { try? report(jobID, .init(state: .stopped, message: message)) }
-        extractors.forEach { $0.stop() }
-        lock.withLock {
-            while !active.isEmpty { lock.wait() }
-        }
+        handle(.revoked(message: message))
+        waitUntilIdle()
     }
 
     /// SIGTERM: take no new jobs, let each running job land its current batch and checkpoint, wait.
     /// Interrupted jobs stay `running` in the state DB and resume on the next start.
     public func drain() {
-        let extractors: [Extractor] = lock.withLock {
-            draining = true
-            queue.removeAll()
-            return Array(running.values)
-        }
-        extractors.forEach { $0.stop() }
+        handle(.shutdown)
+        waitUntilIdle()
+    }
+
+    private func waitUntilIdle() {
         lock.withLock {
-            while !active.isEmpty { lock.wait() }
+            while !lifecycle.running.isEmpty { lock.wait() }
         }
     }
 
-    public var runningJobs: Int { lock.withLock { active.count } }
+    public var runningJobs: Int { lock.withLock { lifecycle.running.count } }
 
     /// Beats "jobs" every `seconds` from a thread of its own, each time after taking the runner's
     /// lock: a runner stuck holding its lock stops the beats (and so the systemd watchdog).
@@ -137,35 +143,6 @@ public final class JobRunner: @unchecked Sendable {
                 lock.withLock {}
                 liveness.beat("jobs")
             } while !stop.wait(seconds: seconds)
-        }
-    }
-
-    private func enqueue(jobID: String, spec: JSONValue, resume: HostedResume?) {
-        lock.withLock {
-            guard !draining else { return }
-            queue.append((jobID, spec, resume))
-        }
-        startQueued()
-    }
-
-    private func startQueued() {
-        lock.withLock {
-            while !draining, active.count < config.maxConcurrentJobs, !queue.isEmpty {
-                let next = queue.removeFirst()
-                active.insert(next.jobID)
-                // Detached: a long-running daemon must not keep the stacks of finished jobs around.
-                _ = OSThread(name: "timbal-job", detached: true) { [self] in
-                    execute(jobID: next.jobID, specJSON: next.spec, resume: next.resume)
-                    lock.withLock {
-                        active.remove(next.jobID)
-                        running.removeValue(forKey: next.jobID)
-                        hostedSinks.removeValue(forKey: next.jobID)
-                        lock.broadcast()
-                    }
-                    startQueued()
-                    recordJobGauges()
-                }
-            }
         }
     }
 
@@ -180,7 +157,7 @@ public final class JobRunner: @unchecked Sendable {
 
     /// Running and queued jobs, after every change (a job's end included, or the gauge sticks).
     private func recordJobGauges() {
-        let (running, queued) = lock.withLock { (active.count, queue.count) }
+        let (running, queued) = lock.withLock { (lifecycle.running.count, lifecycle.queue.count) }
         Gauge(label: "timbal_jobs", dimensions: [("state", "running")]).record(running)
         Gauge(label: "timbal_jobs", dimensions: [("state", "queued")]).record(queued)
     }
@@ -222,8 +199,8 @@ public final class JobRunner: @unchecked Sendable {
                 hostedSink?.wake()
             }
             let alreadyStopped: Bool = lock.withLock {
-                running[jobID] = extractor
-                return stopRequested.contains(jobID) || draining
+                extractors[jobID] = extractor
+                return lifecycle.shouldStopAtOnce(jobID)
             }
             if alreadyStopped { extractor.stop() }
         } catch {
@@ -245,7 +222,7 @@ public final class JobRunner: @unchecked Sendable {
                     checkpoint: isHosted ? nil : progress.checkpoint?.json.serialized(), etaSeconds: progress.etaSeconds)
                 try? self.report(jobID, change)
             }
-            let drained = lock.withLock { draining && !stopRequested.contains(jobID) }
+            let drained = lock.withLock { lifecycle.wasInterruptedByShutdown(jobID) }
             if result.state == .stopped && drained {
                 // Interrupted by shutdown: stays `running` and resumes on the next start.
                 jobLogger.info("job interrupted by shutdown at a batch boundary", metadata: ["rows": "\(result.rowsLanded)"])
@@ -258,8 +235,8 @@ public final class JobRunner: @unchecked Sendable {
                 "rows": "\(result.totalRowsLanded)", "duration_s": "\(twoDecimals(result.durationSeconds))",
                 "rows_per_sec": "\(Int(result.rowsPerSecond))"])
         } catch {
-            let (stopped, drained) = lock.withLock { (stopRequested.contains(jobID), draining) }
-            if drained && !stopped { return }
+            let (stopped, drained) = lock.withLock { (lifecycle.wasStopRequested(jobID), lifecycle.wasInterruptedByShutdown(jobID)) }
+            if drained { return }
             if stopped || extractor.isStopRequested {
                 try? report(jobID, .init(state: .stopped))
                 jobLogger.info("job stopped")
