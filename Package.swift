@@ -107,7 +107,15 @@ let package = Package(
             ]
         ),
         .testTarget(name: "ConnectorCoreTests", dependencies: ["ConnectorCore"]),
-        .testTarget(name: "DaemonTests", dependencies: ["ConnectorDaemon", "ChannelProtocol", "ConnectorCore"]),
+        // Unit tests of the daemon, without Postgres: the channel client against an in-process plane.
+        .testTarget(
+            name: "DaemonTests",
+            dependencies: [
+                "ConnectorDaemon", "ChannelProtocol", "ConnectorCore", "DevPlane",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(
             name: "IntegrationTests",
             dependencies: ["ConnectorCore", "PostgresClient", "SQLiteStore", "ChannelProtocol", "DevPlane", "ConnectorDaemon"]

@@ -86,15 +86,3 @@ struct RunCommand: AsyncParsableCommand {
         logger.info("connector stopped")
     }
 }
-
-/// Waits for shutdown, then stops the running jobs at a batch boundary and waits for them.
-struct JobDrainService: Service {
-    let runner: JobRunner
-    let logger: Logger
-
-    func run() async throws {
-        try? await gracefulShutdown()
-        logger.info("shutting down: finishing the current batch of each job", metadata: ["jobs": "\(runner.runningJobs)"])
-        try await BlockingThread.run { [runner] in runner.drain() }
-    }
-}
