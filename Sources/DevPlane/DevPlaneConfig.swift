@@ -16,10 +16,19 @@ public struct DevPlaneConfig: Sendable {
     public var tlsCertificate: String? = nil
     public var tlsKey: String? = nil
     /// Seconds between two looks of the sync scheduler at which syncs are due (the platform: 30).
-    public var syncTickSeconds: Int = 30
+    public var syncTickSeconds: Int = defaultSyncTickSeconds
 
-    public init(host: String = "127.0.0.1", port: Int = 8080, dataDir: String = "./devplane-data",
-                adminToken: String = "dev-admin-token", orgs: [String] = ["org_dev"], kbs: [Int64] = [1, 42],
+    // Defaults, written once: the initializer and the command's options both use them.
+    public static let defaultHost = "127.0.0.1"
+    public static let defaultPort = 8080
+    public static let defaultDataDir = "./devplane-data"
+    public static let defaultAdminToken = "dev-admin-token"
+    public static let defaultOrgs = ["org_dev"]
+    public static let defaultKBs: [Int64] = [1, 42]
+    public static let defaultSyncTickSeconds = 30
+
+    public init(host: String = defaultHost, port: Int = defaultPort, dataDir: String = defaultDataDir,
+                adminToken: String = defaultAdminToken, orgs: [String] = defaultOrgs, kbs: [Int64] = defaultKBs,
                 onlineWindowSeconds: Double = 30) {
         self.host = host
         self.port = port

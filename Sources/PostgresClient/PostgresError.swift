@@ -1,5 +1,5 @@
 /// An error from libpq or the server. `description` is safe to log: it never holds conninfo.
-public struct PostgresError: Error, CustomStringConvertible, Sendable {
+public struct PostgresError: Error, CustomStringConvertible, CustomDebugStringConvertible, Sendable {
     public enum Kind: Sendable, Equatable {
         /// The connection could not be opened (network, server starting or full): worth retrying.
         case connect

@@ -1,6 +1,6 @@
 import CSQLite
 /// An error from SQLite, with its result code, message and the SQL that failed.
-public struct SQLiteError: Error, CustomStringConvertible, Sendable {
+public struct SQLiteError: Error, CustomStringConvertible, CustomDebugStringConvertible, Sendable {
     public let code: Int32
     public let message: String
     public let sql: String?

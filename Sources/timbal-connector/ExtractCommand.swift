@@ -42,6 +42,8 @@ struct ExtractCommand: AsyncParsableCommand {
         } catch let exit as ExitCode {
             throw exit
         } catch {
+            // The SQL that failed, for --log-level debug; the one line below is for everyone.
+            logger.debug("failed", metadata: ["error": "\(String(reflecting: error))"])
             printError("error: \(error)")
             throw ExitCode.failure
         }

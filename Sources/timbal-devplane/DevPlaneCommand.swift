@@ -21,16 +21,16 @@ struct DevPlaneCommand: AsyncParsableCommand {
         // The devplane ships with the connector and carries its version.
         version: "timbal-devplane 0.2.0")
 
-    @Option(help: "Address to listen on.") var host = "127.0.0.1"
-    @Option(help: "Port to listen on (0 picks a free one; the port is printed).") var port = 8080
-    @Option(help: "Directory for plane.sqlite and hosted KBs.") var dataDir = "./devplane-data"
-    @Option(help: "Bearer token of the platform routes.") var adminToken = "dev-admin-token"
-    @Option(help: "Organisation ids served, comma-separated.") var orgs = "org_dev"
-    @Option(help: "Knowledge base ids that exist, comma-separated.") var kbs = "1,42"
+    @Option(help: "Address to listen on.") var host = DevPlaneConfig.defaultHost
+    @Option(help: "Port to listen on (0 picks a free one; the port is printed).") var port = DevPlaneConfig.defaultPort
+    @Option(help: "Directory for plane.sqlite and hosted KBs.") var dataDir = DevPlaneConfig.defaultDataDir
+    @Option(help: "Bearer token of the platform routes.") var adminToken = DevPlaneConfig.defaultAdminToken
+    @Option(help: "Organisation ids served, comma-separated.") var orgs = DevPlaneConfig.defaultOrgs.joined(separator: ",")
+    @Option(help: "Knowledge base ids that exist, comma-separated.") var kbs = DevPlaneConfig.defaultKBs.map(String.init).joined(separator: ",")
     @Option(help: "Log level.") var logLevel = "info"
     @Option(help: "PEM certificate chain: serve HTTPS/WSS (with --tls-key).") var tlsCert: String?
     @Option(help: "PEM private key of --tls-cert.") var tlsKey: String?
-    @Option(name: .customLong("sync-tick-s"), help: "Seconds between looks for due syncs (>= 1).") var syncTickS = 30
+    @Option(name: .customLong("sync-tick-s"), help: "Seconds between looks for due syncs (>= 1).") var syncTickS = DevPlaneConfig.defaultSyncTickSeconds
 
     func validate() throws {
         guard kbs.split(separator: ",").allSatisfy({ Int64($0) != nil }) else {

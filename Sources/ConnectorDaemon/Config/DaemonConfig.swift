@@ -40,13 +40,21 @@ public struct DaemonConfig: Sendable {
     /// warnings, each naming the key and the nearest known one. Logged at start, not fatal.
     public var warnings: [String] = []
 
+    // Defaults, written once: the initializer and config.json's loader both use them.
     public static let defaultStateDir = "/var/lib/timbal-connector"
+    public static let defaultConnectionsFile = "connections.json"
+    public static let defaultMaxConcurrentJobs = 2
+    public static let defaultHeartbeatSeconds = 10
+    public static let defaultHostedWindow = 4
+    public static let defaultProgressLogSeconds = 10
+    public static let defaultMetricsAddress = "127.0.0.1:9464"
     public static let knownKeys = ["control_plane_url", "name", "state_dir", "connections", "max_concurrent_jobs",
                                    "heartbeat_s", "hosted_window", "progress_log_s", "metrics_address", "ca_file", "proxy"]
 
     public init(controlPlaneURL: String, name: String = DaemonConfig.hostName(), stateDir: String = DaemonConfig.defaultStateDir,
-                connectionsPath: String = "connections.json", maxConcurrentJobs: Int = 2, heartbeatSeconds: Int = 10,
-                hostedWindow: Int = 4, progressLogSeconds: Double = 10, metricsAddress: String? = "127.0.0.1:9464") {
+                connectionsPath: String = defaultConnectionsFile, maxConcurrentJobs: Int = defaultMaxConcurrentJobs,
+                heartbeatSeconds: Int = defaultHeartbeatSeconds, hostedWindow: Int = defaultHostedWindow,
+                progressLogSeconds: Double = Double(defaultProgressLogSeconds), metricsAddress: String? = defaultMetricsAddress) {
         self.controlPlaneURL = controlPlaneURL
         self.name = name
         self.stateDir = stateDir
@@ -96,14 +104,15 @@ public struct DaemonConfig: Sendable {
             throw ConfigError(file: path, key: "metrics_address", problem: "expected a loopback IPv4 address and a port like 127.0.0.1:9464, got \"\(address)\"")
         }
         let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-        var connections = try string("connections") ?? "connections.json"
+        var connections = try string("connections") ?? defaultConnectionsFile
         if !connections.hasPrefix("/") { connections = directory + "/" + connections }
         var config = DaemonConfig(
             controlPlaneURL: url, name: try string("name") ?? hostName(), stateDir: try string("state_dir") ?? defaultStateDir,
-            connectionsPath: connections, maxConcurrentJobs: try integer("max_concurrent_jobs", 2, min: 1),
-            heartbeatSeconds: try integer("heartbeat_s", 10, min: 1), hostedWindow: try integer("hosted_window", 4, min: 1),
-            progressLogSeconds: Double(try integer("progress_log_s", 10, min: 1)),
-            metricsAddress: document["metrics_address"] == .null ? nil : try string("metrics_address") ?? "127.0.0.1:9464")
+            connectionsPath: connections, maxConcurrentJobs: try integer("max_concurrent_jobs", defaultMaxConcurrentJobs, min: 1),
+            heartbeatSeconds: try integer("heartbeat_s", defaultHeartbeatSeconds, min: 1),
+            hostedWindow: try integer("hosted_window", defaultHostedWindow, min: 1),
+            progressLogSeconds: Double(try integer("progress_log_s", defaultProgressLogSeconds, min: 1)),
+            metricsAddress: document["metrics_address"] == .null ? nil : try string("metrics_address") ?? defaultMetricsAddress)
         if let caFile = try string("ca_file") {
             let resolved = caFile.hasPrefix("/") ? caFile : directory + "/" + caFile
             guard FileManager.default.isReadableFile(atPath: resolved) else {

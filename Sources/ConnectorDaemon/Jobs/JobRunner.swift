@@ -205,6 +205,7 @@ public final class JobRunner: @unchecked Sendable {
             if alreadyStopped { extractor.stop() }
         } catch {
             jobLogger.error("job failed", metadata: ["reason": "\(error)"])
+            jobLogger.debug("job failed: detail", metadata: ["error": "\(String(reflecting: error))"])
             try? report(jobID, .init(state: .failed, message: PlaneSafeMessage.describe(error, connectionRef: connectionRef)))
             return
         }
@@ -242,6 +243,7 @@ public final class JobRunner: @unchecked Sendable {
                 jobLogger.info("job stopped")
             } else {
                 jobLogger.error("job failed", metadata: ["reason": "\(error)"])
+            jobLogger.debug("job failed: detail", metadata: ["error": "\(String(reflecting: error))"])
                 try? report(jobID, .init(state: .failed, message: PlaneSafeMessage.describe(error, connectionRef: connectionRef)))
             }
         }
