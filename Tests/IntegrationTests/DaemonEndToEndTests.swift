@@ -4,7 +4,7 @@ import SQLiteStore
 import Testing
 
 /// The daemon and the development plane as real processes over a real WebSocket channel.
-@Suite("Daemon end to end", .enabled(if: TestDatabase.isAvailable), .serialized)
+@Suite("Daemon end to end", .enabled(if: TestDatabase.isAvailable, TestDatabase.skipReason), .serialized)
 struct DaemonEndToEndTests {
     func seed(_ scratch: Scratch, rows: Int) throws {
         try scratch.sql("""

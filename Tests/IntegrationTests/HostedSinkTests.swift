@@ -8,7 +8,7 @@ import Testing
 /// The hosted sink on its own, against the real in-process outbox (no channel): its window of
 /// unacknowledged batches, acknowledgements committing checkpoints in order, resends after a
 /// reconnect, and a stop while it waits. Batches are real libpq results from the test server.
-@Suite("Hosted sink", .enabled(if: TestDatabase.isAvailable))
+@Suite("Hosted sink", .enabled(if: TestDatabase.isAvailable, TestDatabase.skipReason))
 struct HostedSinkTests {
     final class Commits: @unchecked Sendable {
         private let lock = NSLock()

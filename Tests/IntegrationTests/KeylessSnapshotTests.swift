@@ -5,7 +5,7 @@ import Testing
 
 /// Snapshots of tables with no key: one unordered scan into a staging table, put in place when
 /// the run completes; a stopped or killed run leaves no half table visible and starts over.
-@Suite("Keyless snapshots", .enabled(if: TestDatabase.isAvailable), .serialized)
+@Suite("Keyless snapshots", .enabled(if: TestDatabase.isAvailable, TestDatabase.skipReason), .serialized)
 struct KeylessSnapshotTests {
     /// 6,000 rows, 1,000 of them exact duplicates of others: no key could tell them apart.
     func seed(_ scratch: Scratch) throws {

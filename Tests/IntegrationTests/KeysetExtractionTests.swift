@@ -3,7 +3,7 @@ import Foundation
 import SQLiteStore
 import Testing
 
-@Suite("Keyset extraction", .enabled(if: TestDatabase.isAvailable))
+@Suite("Keyset extraction", .enabled(if: TestDatabase.isAvailable, TestDatabase.skipReason))
 struct KeysetExtractionTests {
     /// 1,000 rows whose cursor repeats in runs of 7, so ties straddle every batch boundary.
     func seedTies(_ scratch: Scratch) throws {

@@ -3,7 +3,7 @@ import Foundation
 import SQLiteStore
 import Testing
 
-@Suite("Write modes", .enabled(if: TestDatabase.isAvailable))
+@Suite("Write modes", .enabled(if: TestDatabase.isAvailable, TestDatabase.skipReason))
 struct ModeTests {
     func seed(_ scratch: Scratch, rows: Int = 50) throws {
         try scratch.sql("""

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// Errors an operator can cause get one plain line naming the path and the reason.
-@Suite("Operator errors", .enabled(if: TestDatabase.isAvailable))
+@Suite("Operator errors", .enabled(if: TestDatabase.isAvailable, TestDatabase.skipReason))
 struct OperatorErrorsTests {
     func files(_ scratch: Scratch, stateDir: String, seed: Bool = true) throws -> [String] {
         if seed { try scratch.sql("CREATE TABLE {s}.t (id int PRIMARY KEY, v text); INSERT INTO {s}.t VALUES (1, 'a')") }

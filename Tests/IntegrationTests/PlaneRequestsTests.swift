@@ -4,7 +4,7 @@ import Testing
 
 /// Browse, query and pushed configuration: the devplane's routes answered by a real connector
 /// process over a real channel, against a real Postgres.
-@Suite("Browse, query, config push", .enabled(if: TestDatabase.isAvailable), .serialized)
+@Suite("Browse, query, config push", .enabled(if: TestDatabase.isAvailable, TestDatabase.skipReason), .serialized)
 struct PlaneRequestsTests {
     static let password = "pw-never-shown-42"
 

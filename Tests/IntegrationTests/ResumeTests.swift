@@ -3,7 +3,7 @@ import Foundation
 import SQLiteStore
 import Testing
 
-@Suite("Crash and resume", .enabled(if: TestDatabase.isAvailable), .serialized)
+@Suite("Crash and resume", .enabled(if: TestDatabase.isAvailable, TestDatabase.skipReason), .serialized)
 struct ResumeTests {
     /// Writes the job and connections files for the CLI.
     func files(_ scratch: Scratch, table: String, batchRows: Int, pacing: String = "null") throws -> [String] {

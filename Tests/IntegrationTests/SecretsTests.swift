@@ -4,7 +4,7 @@ import PostgresClient
 import Testing
 
 /// A malformed DSN is exactly when libpq quotes it back: no password may reach any output or file.
-@Suite("Secrets never leak", .enabled(if: TestDatabase.isAvailable))
+@Suite("Secrets never leak", .enabled(if: TestDatabase.isAvailable, TestDatabase.skipReason))
 struct SecretsTests {
     static let password = "s3cr3t-pw"
     /// The test server's address, with a role that does not exist: it answers, and refuses.

@@ -5,7 +5,7 @@ import PostgresClient
 import SQLiteStore
 import Testing
 
-@Suite("Source protection and recovery", .enabled(if: TestDatabase.isAvailable))
+@Suite("Source protection and recovery", .enabled(if: TestDatabase.isAvailable, TestDatabase.skipReason))
 struct SourceProtectionTests {
     @Test func aStatementTimeoutShrinksTheBatchAndTheJobStillCompletesExactly() throws {
         let scratch = try Scratch()
@@ -46,7 +46,7 @@ struct SourceProtectionTests {
         }
     }
 
-    @Test(.enabled(if: PrivateServer.isAvailable))
+    @Test(.enabled(if: PrivateServer.isAvailable, PrivateServer.skipReason))
     func aPostgresRestartMidJobIsRetriedAndEveryRowLandsOnce() throws {
         let server = try PrivateServer()
         let admin = try PostgresConnection(conninfo: server.dsn)

@@ -5,7 +5,7 @@ import Testing
 
 /// A stop that lasts (issued while the connector is down, or just before it is killed) and a
 /// revocation that ends the connector: real devplane and connector processes, a real Postgres.
-@Suite("Stops that last, revocation", .enabled(if: TestDatabase.isAvailable), .serialized)
+@Suite("Stops that last, revocation", .enabled(if: TestDatabase.isAvailable, TestDatabase.skipReason), .serialized)
 struct StopAndRevokeTests {
     func started() throws -> (DaemonHarness, Scratch) {
         let scratch = try Scratch()

@@ -4,7 +4,7 @@ import Testing
 
 /// Syncs kept by the development plane (docs/syncs.md), with real plane and connector processes,
 /// a real Postgres, and the plane's scheduler ticking every second.
-@Suite("Syncs", .enabled(if: TestDatabase.isAvailable), .serialized)
+@Suite("Syncs", .enabled(if: TestDatabase.isAvailable, TestDatabase.skipReason), .serialized)
 struct SyncTests {
     func started(connector: Bool = true) throws -> (DaemonHarness, Scratch) {
         let scratch = try Scratch()

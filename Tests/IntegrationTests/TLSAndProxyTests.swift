@@ -5,7 +5,7 @@ import Testing
 /// The real plane is `https://`/`wss://`, often behind a corporate proxy: enrollment and the
 /// channel over TLS with a private CA (`ca_file`), through an HTTP CONNECT proxy (`proxy`, or
 /// `http_proxy`/`HTTPS_PROXY` with `NO_PROXY`), with one plain line when the CA or host is wrong.
-@Suite("TLS and proxies", .enabled(if: TestDatabase.isAvailable), .serialized)
+@Suite("TLS and proxies", .enabled(if: TestDatabase.isAvailable, TestDatabase.skipReason), .serialized)
 struct TLSAndProxyTests {
     /// Runs a shell command in `directory`; throws with its output when it fails.
     @discardableResult

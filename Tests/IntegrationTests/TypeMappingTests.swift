@@ -2,7 +2,7 @@ import ConnectorCore
 import SQLiteStore
 import Testing
 
-@Suite("Type mapping", .enabled(if: TestDatabase.isAvailable))
+@Suite("Type mapping", .enabled(if: TestDatabase.isAvailable, TestDatabase.skipReason))
 struct TypeMappingTests {
     @Test func everyMappedTypeRoundTrips() throws {
         let scratch = try Scratch()

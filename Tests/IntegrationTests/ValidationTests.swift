@@ -3,7 +3,7 @@ import Foundation
 import PostgresClient
 import Testing
 
-@Suite("Validation against the catalog", .enabled(if: TestDatabase.isAvailable))
+@Suite("Validation against the catalog", .enabled(if: TestDatabase.isAvailable, TestDatabase.skipReason))
 struct ValidationTests {
     @Test func catalogProblemsNameTheFieldAndTheTable() throws {
         let scratch = try Scratch()

@@ -5,7 +5,7 @@ import Testing
 
 /// The exactly-once rules through the daemon, for both placements: the local KB and the plane's
 /// hosted KB follow one copy of the KB rules (KBRules), so one job behaves the same in both.
-@Suite("Exactly once, both placements", .enabled(if: TestDatabase.isAvailable), .serialized)
+@Suite("Exactly once, both placements", .enabled(if: TestDatabase.isAvailable, TestDatabase.skipReason), .serialized)
 struct BothPlacementsTests {
     func started() throws -> (DaemonHarness, Scratch) {
         let scratch = try Scratch()

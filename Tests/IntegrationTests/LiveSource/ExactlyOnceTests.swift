@@ -5,7 +5,7 @@ import SQLiteStore
 import Testing
 
 /// "No row lost, none twice" against a source that changes while and between runs.
-@Suite("Exactly once under change", .enabled(if: TestDatabase.isAvailable), .serialized)
+@Suite("Exactly once under change", .enabled(if: TestDatabase.isAvailable, TestDatabase.skipReason), .serialized)
 struct ExactlyOnceTests {
     func seed(_ scratch: Scratch, rows: Int, index: Bool = true) throws {
         try scratch.sql("""

@@ -6,7 +6,7 @@ import Testing
 
 /// Reading gently: a bounded number of scans whatever the indexes, segments that roll over
 /// exactly, a rate cap that survives a stall.
-@Suite("Gentle reads", .enabled(if: TestDatabase.isAvailable), .serialized)
+@Suite("Gentle reads", .enabled(if: TestDatabase.isAvailable, TestDatabase.skipReason), .serialized)
 struct GentleReadTests {
     @Test func anUnindexedCursorCostsAboutOneScanOfTheTable() throws {
         let scratch = try Scratch()

@@ -7,7 +7,7 @@ import Testing
 /// A server that stops answering (SIGSTOP: the kernel still acknowledges TCP, so keepalives
 /// alone never notice) is given up on by the client-side deadline, and SIGTERM still ends the
 /// CLI at a batch boundary.
-@Suite("Hung server", .enabled(if: TestDatabase.isAvailable && PrivateServer.isAvailable), .serialized)
+@Suite("Hung server", .enabled(if: TestDatabase.isAvailable && PrivateServer.isAvailable, PrivateServer.skipReason), .serialized)
 struct HungServerTests {
     /// The postmaster and its children, to stop and continue together.
     func clusterProcesses(_ server: PrivateServer) throws -> [pid_t] {

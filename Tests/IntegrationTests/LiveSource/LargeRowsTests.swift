@@ -5,7 +5,7 @@ import Testing
 
 /// Batches are capped by bytes as well as rows, so large cells neither blow memory up nor make a
 /// hosted batch the channel cannot carry; a row too large for its destination fails at once.
-@Suite("Large rows", .enabled(if: TestDatabase.isAvailable), .serialized)
+@Suite("Large rows", .enabled(if: TestDatabase.isAvailable, TestDatabase.skipReason), .serialized)
 struct LargeRowsTests {
     func seed(_ scratch: Scratch, bigMegabytes: Int) throws {
         try scratch.sql("""

@@ -5,7 +5,7 @@ import SQLiteStore
 import Testing
 
 /// DDL between runs, two writers at once, unsound unique indexes and a damaged KB.
-@Suite("Schema changes and writers", .enabled(if: TestDatabase.isAvailable), .serialized)
+@Suite("Schema changes and writers", .enabled(if: TestDatabase.isAvailable, TestDatabase.skipReason), .serialized)
 struct SchemaAndWriterTests {
     func seed(_ scratch: Scratch, rows: Int) throws {
         try scratch.sql("""

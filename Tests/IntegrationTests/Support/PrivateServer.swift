@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// A Postgres cluster of a test's own (scripts/pg-throwaway.sh), so it can be restarted
 /// mid-job without disturbing the other tests' server.
@@ -6,6 +7,8 @@ final class PrivateServer {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
     static let script = repository + "/scripts/pg-throwaway.sh"
+
+    static let skipReason: Comment = "needs PostgreSQL's server binaries (initdb, postgres) to start a private server it can stop and hang; apt-get install postgresql"
 
     /// initdb and pg_ctl are there (always under CI, which installs them).
     static let isAvailable: Bool = {
