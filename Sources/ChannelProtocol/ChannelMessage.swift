@@ -4,7 +4,8 @@ import TimbalSupport
 /// The channel protocol's version; see docs/protocol.md. A peer with another major version is refused.
 public let channelProtocolVersion = 1
 
-/// One message on the channel: a JSON object with a `type`, one per WebSocket text frame.
+/// One message on the channel: a JSON object with a `type`, one per WebSocket message (text,
+/// except `batch`, which travels as a binary message of the same UTF-8 JSON: docs/protocol.md).
 public enum ChannelMessage: Equatable, Sendable {
     // connector -> plane
     case hello(Hello)
