@@ -51,6 +51,7 @@ extension ChannelMessage {
         case .hello(let h):
             n("protocol", Int64(h.protocolVersion)); s("name", h.name); s("hostname", h.hostname); s("os", h.os)
             s("arch", h.arch); s("version", h.version); m.append(("capabilities", .array(h.capabilities.map(JSONValue.string))))
+            if h.probe { m.append(("probe", .bool(true))) }
         case .heartbeat:
             break
         case .jobReport(let r):
@@ -115,9 +116,11 @@ extension ChannelMessage {
         let r = Reader(v)
         switch try r.string("type") {
         case "hello":
-            return .hello(Hello(protocolVersion: Int(try r.int("protocol")), name: try r.string("name"),
-                                hostname: try r.string("hostname"), os: try r.string("os"), arch: try r.string("arch"),
-                                version: try r.string("version"), capabilities: try r.strings("capabilities")))
+            var hello = Hello(protocolVersion: Int(try r.int("protocol")), name: try r.string("name"),
+                              hostname: try r.string("hostname"), os: try r.string("os"), arch: try r.string("arch"),
+                              version: try r.string("version"), capabilities: try r.strings("capabilities"))
+            hello.probe = v["probe"] == .bool(true)
+            return .hello(hello)
         case "heartbeat": return .heartbeat
         case "job_report":
             guard let state = JobReport.State(rawValue: try r.string("state")) else { throw r.fail("state", "unknown state") }

@@ -36,6 +36,9 @@ public struct Hello: Equatable, Sendable {
     public var arch: String
     public var version: String
     public var capabilities: [String]
+    /// A probe (`timbal-connector check`): the plane checks the credential and answers `welcome`,
+    /// but the probe does not take the connector's place on the plane.
+    public var probe = false
 
     public init(protocolVersion: Int = channelProtocolVersion, name: String, hostname: String, os: String,
                 arch: String, version: String, capabilities: [String]) {

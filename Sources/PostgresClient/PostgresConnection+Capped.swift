@@ -16,8 +16,9 @@ public struct CappedResult: Sendable {
     public var rows: [[String?]] = []
     /// True when the statement returned rows past the caps (they were read and dropped).
     public var truncated = false
-    /// Rows an INSERT, UPDATE, DELETE, MERGE or COPY changed; nil for other statements.
+    /// Rows an INSERT, UPDATE, DELETE, MERGE or COPY changed (with or without RETURNING); nil for other statements.
     public var rowsAffected: Int64?
+
     public var returnsRows: Bool { !columns.isEmpty }
 }
 
@@ -39,7 +40,9 @@ extension PostgresConnection {
 
     /// Runs exactly one statement through the extended protocol (the server refuses a string
     /// holding two) in single-row mode, keeping at most `maxRows` rows and about `maxBytes` of
-    /// cell text; later rows are read and dropped so the connection stays usable.
+    /// cell text; later rows are read and dropped so the connection stays usable (to stop a big
+    /// scan early, run it through a cursor and FETCH a bounded number of rows). A COPY to or
+    /// from the client is refused and the connection abandoned (it cannot go on).
     public func runCapped(_ sql: String, maxRows: Int, maxBytes: Int) throws -> CappedResult {
         if isAbandoned {
             throw PostgresError(kind: .connectionLost, sqlState: nil, message: "the connection was abandoned", statement: sql)
@@ -75,12 +78,18 @@ extension PostgresConnection {
                     })
                 }
             case PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
-                let affected = String(cString: PQcmdTuples(next))
-                let tag = String(cString: PQcmdStatus(next))
-                let changes = ["INSERT", "UPDATE", "DELETE", "MERGE", "COPY"].contains { tag.hasPrefix($0) }
-                if changes, let count = Int64(affected) { result.rowsAffected = count }
+                break
+            case PGRES_COPY_IN, PGRES_COPY_OUT, PGRES_COPY_BOTH:
+                abandon()
+                throw PostgresError(kind: .server, sqlState: "0A000", message: "COPY to or from the client is not supported here", statement: sql)
             default:
                 failure = errorFrom(next, sql: sql)
+            }
+            // The statement's completion (the last, zero-row result in single-row mode) says what it changed.
+            if status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK {
+                let tag = String(cString: PQcmdStatus(next))
+                let changes = ["INSERT", "UPDATE", "DELETE", "MERGE", "COPY"].contains { tag.hasPrefix($0) }
+                if changes, let count = Int64(String(cString: PQcmdTuples(next))) { result.rowsAffected = count }
             }
         }
         if let failure { throw failure }

@@ -59,7 +59,11 @@ struct CheckCommand: AsyncParsableCommand {
         }
         do {
             let credential = try Credential.load(stateDir: daemon.stateDir)
-            line(true, "credential", "connector \(credential.connectorID)")
+            if Credential.isRevoked(stateDir: daemon.stateDir) {
+                line(false, "credential", "connector \(credential.connectorID) was revoked by the control plane; enroll again")
+            } else {
+                line(true, "credential", "connector \(credential.connectorID)")
+            }
             switch await ControlPlaneProbe.check(config: daemon, credential: credential, logger: logger) {
             case .success(let id): line(true, "control plane", "\(daemon.channelURL()) accepts connector \(id)")
             case .failure(let failure): line(false, "control plane", failure.description)

@@ -26,7 +26,7 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = logging.bootstrap()
-        let daemon: DaemonConfig
+        var daemon: DaemonConfig
         let credential: Credential
         let store: StateStore
         do {
@@ -38,7 +38,15 @@ struct RunCommand: AsyncParsableCommand {
                               metadata: ["file": "\(daemon.effectiveConnectionsPath)", "instead_of": "\(daemon.connectionsPath)"])
             }
             credential = try Credential.load(stateDir: daemon.stateDir)
+            if !daemon.nameIsConfigured, let enrolledName = credential.name { daemon.name = enrolledName }
+            if Credential.isRevoked(stateDir: daemon.stateDir) {
+                logger.critical("this connector was revoked by the control plane: not starting (status \(ConnectorRevoked.exitStatus)); enroll again to reconnect",
+                                metadata: ["marker": "\(Credential.revokedMarker(stateDir: daemon.stateDir))"])
+                throw ExitCode(ConnectorRevoked.exitStatus)
+            }
             store = try StateStore(stateDir: daemon.stateDir)
+        } catch let exit as ExitCode {
+            throw exit
         } catch {
             printError("error: \(error)")
             throw ExitCode.failure

@@ -84,6 +84,16 @@ struct ConnectionsTests {
         }
     }
 
+    @Test func aDSNPutUnderTheWrongKeyIsNeverQuotedBack() {
+        let dsn = "postgresql://reader:hunter2@db/erp"
+        for key in ["kind", "query", "dsn_file", "dsn_env"] {
+            let entry = key == "dsn_file" || key == "dsn_env" ? #"{"\#(key)": "\#(dsn)"}"# : #"{"dsn": "x", "\#(key)": "\#(dsn)"}"#
+            #expect { try Connections.parse(Array(#"{"erp": \#(entry)}"#.utf8), file: "c.json") } throws: {
+                "\($0)".hasPrefix("c.json: erp.\(key): ") && !"\($0)".contains("hunter2")
+            }
+        }
+    }
+
     @Test func badEntriesNameTheKeyButNeverTheDSN() {
         #expect { try Connections.parse(Array(#"{"erp": {"dsn": "postgresql://u:hunter2@db/erp", "lock_timeout_ms": -1}}"#.utf8), file: "c.json") } throws: {
             "\($0)" == "c.json: erp.lock_timeout_ms: expected a whole number >= 0" && !"\($0)".contains("hunter2")

@@ -57,7 +57,7 @@ struct JobLifecycleTests {
         _ = machine.handle(.interrupted(jobID: "waiting", spec: Self.local))
         #expect(machine.handle(.stop(jobID: "run")) == [.stopRunning(jobID: "run")])
         #expect(machine.handle(.stop(jobID: "queued")) == [.recordStopped(jobID: "queued", message: "stopped before it started")])
-        #expect(machine.handle(.stop(jobID: "waiting")) == [.recordStopped(jobID: "waiting", message: "stopped before it started")])
+        #expect(machine.handle(.stop(jobID: "waiting")) == [.recordStopped(jobID: "waiting", message: "stopped while the connector was away; not resumed")])
         #expect(machine.handle(.stop(jobID: "never-heard-of")) == [.recordStopped(jobID: "never-heard-of", message: "stopped before it started")])
         // The plane's late go-ahead for a job stopped meanwhile starts nothing.
         #expect(machine.handle(.planeSaysResume(Self.position("waiting"))).isEmpty)

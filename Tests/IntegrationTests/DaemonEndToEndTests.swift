@@ -419,6 +419,12 @@ struct DaemonEndToEndTests {
         let warnings = check.stdout.split(separator: "\n").filter { $0.hasPrefix("warn  job") }
         #expect(warnings.count == 1 && warnings.first?.contains("job \(unindexed): \(scratch.schema).plain has no index leading with cursor \"updated_at\"") == true,
                 "\(check.stdout)")
+        // The check's probe did not take the daemon's place on the plane: it is still connected
+        // and still answers requests.
+        let view = try harness.request("GET", "/orgs/org_dev/connectors/\(harness.connectorID)").json
+        #expect(view["connected"] == .bool(true))
+        let names = try harness.request("GET", "/orgs/org_dev/connectors/\(harness.connectorID)/browse/connections")
+        #expect(names.status == 200 && names.json["connections"] == .array([.string("pg")]), "\(names)")
     }
 
     @Test func aBadCredentialIsRefusedAndSaidInOneLogLine() throws {

@@ -94,6 +94,10 @@ struct PlaneRequestsTests {
         #expect(column(columns.json, "doubled")?["generated"] == .bool(true))
         let customers = try get(harness, "/browse/columns?connection_ref=pg&schema=\(s)&table=customers")
         #expect(column(customers.json, "email")?["unique"] == .bool(true) && column(customers.json, "email")?["max_length"] == .number("80"))
+        // A nullable UNIQUE column may repeat NULL: not unique on its own.
+        try scratch.sql("ALTER TABLE {s}.customers ADD COLUMN code text UNIQUE")
+        let nullable = try get(harness, "/browse/columns?connection_ref=pg&schema=\(s)&table=customers")
+        #expect(column(nullable.json, "code")?["unique"] == .bool(false))
 
         let detail = try get(harness, "/browse/table?connection_ref=pg&schema=\(s)&table=orders")
         #expect(detail.status == 200 && detail.json["comment"] == .string("one row per order"))
@@ -117,6 +121,7 @@ struct PlaneRequestsTests {
         #expect(failed["message"]?.stringValue?.contains("system schema") == true, "\(failed)")
 
         #expect(try get(harness, "/browse/columns?connection_ref=pg&schema=\(s)&table=nope").status == 404)
+        #expect(try get(harness, "/browse/columns?connection_ref=pg&schema=pg_catalog%00x&table=pg_authid").status == 400)
         #expect(try get(harness, "/browse/tables?connection_ref=nope").status == 404)
         #expect(try get(harness, "/browse/tables").status == 400)
         expectNoSecret(harness)
@@ -163,11 +168,52 @@ struct PlaneRequestsTests {
         #expect(setTrick.status == 400, "\(setTrick)")
         #expect(try scratch.sql("SELECT count(*) FROM {s}.orders WHERE note = 'changed'").string(0, 0) == "0")
 
+        // Transaction control is refused (COMMIT AND CHAIN then SET TRANSACTION READ WRITE would
+        // otherwise write in read mode), as are COPY and, in read mode, LOCK; a NUL would cut SQL short.
+        for trick in ["COMMIT AND CHAIN; SET TRANSACTION READ WRITE; UPDATE \(s).orders SET note = 'changed' WHERE id = 1",
+                      "ROLLBACK AND CHAIN; UPDATE \(s).orders SET note = 'changed'", "/* x */ savepoint a",
+                      "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE", "PREPARE TRANSACTION 'x'",
+                      "COPY (SELECT 1) TO STDOUT", "copy \(s).orders TO PROGRAM 'true'",
+                      "LOCK TABLE \(s).orders IN ACCESS EXCLUSIVE MODE"] {
+            let refused = try query(trick)
+            #expect(refused.status == 403 && refused.json["code"] == .string("forbidden"), "\(trick): \(refused)")
+        }
+        let nul = try query("DELETE FROM \(s).orders \u{0}WHERE id = 1", [("mode", .string("write"))], ref: "writer")
+        #expect(nul.status == 400 && nul.json["error"] == .string("sql: must not contain a NUL character"), "\(nul)")
+        #expect(try scratch.sql("SELECT count(*) FROM {s}.orders WHERE note = 'changed'").string(0, 0) == "0")
+        #expect(try scratch.sql("SELECT count(*) FROM {s}.orders").string(0, 0) == "1200")
+        // A COMMIT in a write batch is refused before anything runs: the batch stays one transaction.
+        let halfCommit = try query("UPDATE \(s).orders SET note = 'half' WHERE id = 1; COMMIT; SELECT 1/0", [("mode", .string("write"))], ref: "writer")
+        let halves = { try scratch.sql("SELECT count(*) FROM {s}.orders WHERE note = 'half'").string(0, 0) }
+        #expect(halfCommit.status == 403)
+        #expect(try halves() == "0")
+        let failing = try query("UPDATE \(s).orders SET note = 'half' WHERE id = 1; SELECT 1/0", [("mode", .string("write"))], ref: "writer")
+        #expect(failing.json["sqlstate"] == .string("22012"))
+        #expect(try halves() == "0")
+        // The slots are free again: a plain query still answers.
+        #expect(try query("SELECT 1").status == 200)
+
+        // A preview reads what it shows (a cursor), not the whole table: the server's own counter.
+        // (A table of its own, which nothing else scans.)
+        try scratch.sql("CREATE TABLE {s}.big AS SELECT g, md5(g::text) AS h FROM generate_series(1, 20000) g")
+        func tuplesRead() throws -> Int64 {
+            _ = try scratch.sql("SELECT pg_stat_clear_snapshot()")
+            return Int64(try scratch.sql("SELECT coalesce(seq_tup_read, 0) FROM pg_stat_user_tables WHERE relid = '{s}.big'::regclass").string(0, 0) ?? "0") ?? 0
+        }
+        let before = try tuplesRead()
+        let preview = try query("SELECT * FROM \(s).big", [("max_rows", .number("5"))])
+        #expect(preview.json["row_count"] == .number("5") && preview.json["truncated"] == .bool(true))
+        var after = before
+        _ = waitUntil(seconds: 5) { after = (try? tuplesRead()) ?? before; return after > before }
+        #expect(after > before && after - before < 1000, "a 5-row preview read \(after - before) of 20,000 rows")
+
         // Write mode needs the connection's policy.
         let refused = try query("UPDATE \(s).orders SET note = 'changed' WHERE id <= 3", [("mode", .string("write"))])
         #expect(refused.status == 403 && refused.json["error"]?.stringValue?.contains("query") == true, "\(refused)")
         let allowed = try query("UPDATE \(s).orders SET note = 'changed' WHERE id <= 3", [("mode", .string("write"))], ref: "writer")
         #expect(allowed.status == 200 && allowed.json["rows_affected"] == .number("3"), "\(allowed)")
+        let returning = try query("UPDATE \(s).orders SET note = 'changed' WHERE id <= 3 RETURNING id", [("mode", .string("write"))], ref: "writer")
+        #expect(returning.json["rows_affected"] == .number("3") && returning.json["row_count"] == .number("3"), "\(returning)")
         #expect(try scratch.sql("SELECT count(*) FROM {s}.orders WHERE note = 'changed'").string(0, 0) == "3")
 
         // Statement errors keep their SQLSTATE and say nothing of the connection.

@@ -134,6 +134,13 @@ struct StopAndRevokeTests {
         let again = harness.connector!
         #expect(waitUntil(seconds: 30) { !again.isRunning })
         if !again.isRunning { #expect(again.terminationStatus == 77) }
-        #expect(try harness.request("GET", "/orgs/org_dev/connectors/\(harness.connectorID)").json["connected"] == .bool(false))
+        let view = try harness.request("GET", "/orgs/org_dev/connectors/\(harness.connectorID)").json
+        #expect(view["connected"] == .bool(false) && view["revoked"] == .bool(true))
+        // It remembers: with the plane down too, it does not start (and redial for ever).
+        harness.killPlane()
+        try harness.startConnector()
+        let offline = harness.connector!
+        #expect(waitUntil(seconds: 30) { !offline.isRunning })
+        if !offline.isRunning { #expect(offline.terminationStatus == 77) }
     }
 }

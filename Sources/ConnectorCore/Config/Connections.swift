@@ -161,11 +161,11 @@ public struct Connections: Sendable {
         }
         var queryPolicy = QueryMode.read
         if let policy = try string("query") {
-            guard let mode = QueryMode(rawValue: policy) else { throw fail("query", "\"\(policy)\" is not one of read, write") }
+            guard let mode = QueryMode(rawValue: policy) else { throw fail("query", "\(shown(policy)) is not one of read, write") }
             queryPolicy = mode
         }
         let kind = try string("kind") ?? "postgres"
-        guard kind == "postgres" else { throw fail("kind", "\"\(kind)\" is not supported (only postgres)") }
+        guard kind == "postgres" else { throw fail("kind", "\(shown(kind)) is not supported (only postgres)") }
         let dsn = try resolveDSN(string("dsn"), file: string("dsn_file"), env: string("dsn_env"), fail: fail)
         var schemas: [String] = [], tables: [String] = []
         if let allow = value["allow"], allow != .null {
@@ -216,15 +216,28 @@ public struct Connections: Sendable {
             return inline
         }
         if let file {
-            guard let data = FileManager.default.contents(atPath: file) else { throw fail("dsn_file", "cannot read \(file)") }
+            guard let data = FileManager.default.contents(atPath: file) else { throw fail("dsn_file", "cannot read \(shown(file))") }
             let text = String(String(decoding: data, as: UTF8.self).drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
-            guard !text.isEmpty else { throw fail("dsn_file", "\(file) is empty") }
+            guard !text.isEmpty else { throw fail("dsn_file", "\(shown(file)) is empty") }
             return text
         }
-        guard let value = ProcessInfo.processInfo.environment[env!], !value.isEmpty else {
-            throw fail("dsn_env", "environment variable \(env!) is not set")
+        let name = env!
+        guard name.first.map({ $0 == "_" || $0.isLetter }) == true, name.allSatisfy({ $0 == "_" || $0.isLetter || $0.isNumber }),
+              name.utf8.count <= 128 else {
+            throw fail("dsn_env", "is not an environment variable name (the value is not shown: it may be a secret)")
+        }
+        guard let value = ProcessInfo.processInfo.environment[name], !value.isEmpty else {
+            throw fail("dsn_env", "environment variable \(name) is not set")
         }
         return value
+    }
+
+    /// A value quoted in an error, unless it may be a secret put under the wrong key (a DSN in
+    /// `kind`, `query` or `dsn_file`): errors reach logs and the control plane.
+    static func shown(_ value: String) -> String {
+        let suspicious = value.contains("://") || value.contains("=") || value.contains("@") || value.utf8.count > 200
+            || value.contains { $0.isWhitespace }
+        return suspicious ? "the value (not shown: it looks like it may hold a secret)" : "\"\(value)\""
     }
 
     /// The settings a job reads through: its connection_ref resolved, its table checked against the allow-list.

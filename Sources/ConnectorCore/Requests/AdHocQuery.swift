@@ -20,6 +20,9 @@ public struct QueryRequest: Sendable, Equatable {
             let body = try FieldReader(params, path: "")
             let ref = try body.nonEmptyString("connection_ref").unwrap(or: "connection_ref")
             let sql = try body.nonEmptyString("sql").unwrap(or: "sql")
+            // libpq reads a C string: a NUL would silently cut the statement short.
+            if sql.utf8.contains(0) { throw JobSpecError(field: "sql", problem: "must not contain a NUL character") }
+            if ref.utf8.contains(0) { throw JobSpecError(field: "connection_ref", problem: "must not contain a NUL character") }
             let maxRows = try body.integer("max_rows", min: 1, max: Int64(maxRowsCeiling), typeName: "an integer") ?? Int64(defaultMaxRows)
             let mode = try body.oneOf("mode", QueryMode.self, allowed: QueryMode.allCases) ?? .read
             let timeout = try body.integer("timeout_ms", min: 1, max: Int64(timeoutCeilingMs), typeName: "an integer")
@@ -55,10 +58,18 @@ public enum AdHocQuery {
         }
         let statements = SQLStatements.split(request.sql)
         guard !statements.isEmpty else { throw RequestError(.invalid, "sql: holds no statement") }
+        for statement in statements {
+            if let refusal = StatementGuard.refusal(statement, mode: request.mode) { throw RequestError(.forbidden, refusal) }
+        }
         let connection = try SourceSession.open(settings, jobID: "query")
         let clock = SystemClock()
         let deadline = clock.now() + Double(request.timeoutMs) / 1000
         connection.idleDeadline = Double(request.timeoutMs) / 1000 + ConnectionSettings.clientDeadlineMarginSeconds
+        if connection.serverVersion >= 140000 {
+            // A statement left running when the connector gives up is ended by the server itself
+            // once it sees the connection closed, instead of holding its snapshot on.
+            try connection.execute("SET client_connection_check_interval = 1000")
+        }
         if request.mode == .read {
             // The first snapshot is taken at once: from then on no statement can make it read-write.
             try connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1")
@@ -73,20 +84,35 @@ public enum AdHocQuery {
             try connection.execute("SET LOCAL statement_timeout = \(remainingMs)")
             let result: CappedResult
             do {
-                result = try connection.runCapped(statement, maxRows: request.maxRows, maxBytes: QueryRequest.maxResultBytes)
-            } catch let error as PostgresError where error.isStatementTimeout {
+                result = try run(statement, request: request, on: connection)
+            } catch let error as PostgresError where error.isStatementTimeout || (error.kind == .connectionLost && clock.now() >= deadline) {
                 throw timeoutError(request)
             }
             if result.returnsRows { answer = result }
             if let affected = result.rowsAffected { rowsAffected = (rowsAffected ?? 0) + affected }
-            if request.mode == .read && connection.transactionStatus != .inTransaction {
-                throw RequestError(.forbidden, "sql: a statement ended the read-only transaction (COMMIT, ROLLBACK, ...): not allowed in read mode")
+            guard connection.transactionStatus == .inTransaction else {
+                throw RequestError(.forbidden, "sql: a statement ended the batch's transaction: not allowed")
             }
         }
         if connection.transactionStatus == .inTransaction {
             try connection.execute(request.mode == .read ? "ROLLBACK" : "COMMIT")
         }
         return try encode(answer, rowsAffected: rowsAffected, on: connection)
+    }
+
+    /// A query (SELECT, VALUES, TABLE) in read mode runs through a cursor and only `max_rows` + 1
+    /// rows are fetched: a preview of a big table reads what it shows, not the whole table.
+    /// Anything else runs as it is, its rows past the caps read and dropped.
+    private static func run(_ statement: String, request: QueryRequest, on connection: PostgresConnection) throws -> CappedResult {
+        let first = StatementGuard.leadingWords(statement, count: 1).first
+        guard request.mode == .read, let first, ["SELECT", "VALUES", "TABLE"].contains(first) else {
+            return try connection.runCapped(statement, maxRows: request.maxRows, maxBytes: QueryRequest.maxResultBytes)
+        }
+        _ = try connection.runCapped("DECLARE timbal_preview NO SCROLL CURSOR FOR " + statement, maxRows: 0, maxBytes: 0)
+        let result = try connection.runCapped("FETCH FORWARD \(request.maxRows + 1) FROM timbal_preview",
+                                              maxRows: request.maxRows, maxBytes: QueryRequest.maxResultBytes)
+        try connection.execute("CLOSE timbal_preview")
+        return result
     }
 
     private static func timeoutError(_ request: QueryRequest) -> RequestError {

@@ -22,11 +22,15 @@ public struct RequestError: Error, CustomStringConvertible, Sendable, Equatable 
     public let code: Code
     public let message: String
     public var sqlState: String?
+    /// For the connector's own log only: the underlying cause (libpq's connection message, which
+    /// PostgresClient has already stripped of any password).
+    public var detail: String?
 
-    public init(_ code: Code, _ message: String, sqlState: String? = nil) {
+    public init(_ code: Code, _ message: String, sqlState: String? = nil, detail: String? = nil) {
         self.code = code
         self.message = message
         self.sqlState = sqlState
+        self.detail = detail
     }
 
     public var description: String { message }
@@ -47,9 +51,11 @@ public struct RequestError: Error, CustomStringConvertible, Sendable, Equatable 
             return RequestError(.statement, postgres.message, sqlState: postgres.sqlState)
         case .connectRefused:
             return RequestError(.sourceUnavailable,
-                                "connection \"\(connectionRef)\": the server refused the login, or the DSN is invalid (details in the connector's log)")
+                                "connection \"\(connectionRef)\": the server refused the login, or the DSN is invalid (details in the connector's log)",
+                                detail: postgres.description)
         default:
-            return RequestError(.sourceUnavailable, "connection \"\(connectionRef)\": could not reach the source (details in the connector's log)")
+            return RequestError(.sourceUnavailable, "connection \"\(connectionRef)\": could not reach the source (details in the connector's log)",
+                                detail: postgres.description)
         }
     }
 }

@@ -21,7 +21,7 @@ public struct SourceBrowser {
                 SELECT n.nspname, c.relname, c.reltuples::bigint, c.relkind
                 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
                 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND NOT c.relispartition
-                  AND pg_catalog.has_table_privilege(c.oid, 'SELECT')
+                  AND (pg_catalog.has_table_privilege(c.oid, 'SELECT') OR pg_catalog.has_any_column_privilege(c.oid, 'SELECT'))
                 ORDER BY 1, 2
                 """)
             var tables: [JSONValue] = []
@@ -85,11 +85,19 @@ public struct SourceBrowser {
                     ? "schema: \(schema) is a system schema; connection \"\(ref)\" must name it in allow.schemas to browse it"
                     : "table: \(schema).\(table) is not allowed by connection \"\(ref)\"")
             }
+            let described: SourceTable
             do {
-                return try body(try SourceCatalog.describe(schema: schema, table: table, on: connection), connection)
+                described = try SourceCatalog.describe(schema: schema, table: table, on: connection)
             } catch let error as JobSpecError {
                 throw RequestError(.notFound, error.description.replacingPrefix("source.", with: ""))
             }
+            let readable = try connection.query(
+                "SELECT pg_catalog.has_table_privilege($1::oid, 'SELECT') OR pg_catalog.has_any_column_privilege($1::oid, 'SELECT')",
+                [String(described.oid ?? 0)]).string(0, 0) == "t"
+            guard readable else {
+                throw RequestError(.forbidden, "table: the role of connection \"\(ref)\" cannot read \(schema).\(table)")
+            }
+            return try body(described, connection)
         }
     }
 
@@ -104,7 +112,8 @@ public struct SourceBrowser {
                 ("cursor_indexed", .bool(detail.leadsAnIndex)),
             ]
             if let position = table.primaryKey.firstIndex(of: column.name) { view.append(("pk_position", .number(String(position + 1)))) }
-            let unique = table.uniqueColumns.contains(column.name) || table.primaryKey == [column.name]
+            // Unique on its own, NULLs included (a nullable unique column may repeat NULL).
+            let unique = table.primaryKey == [column.name] || (table.uniqueColumns.contains(column.name) && column.notNull)
             view.append(("unique", .bool(unique)))
             view.append(("identity", .bool(detail.identity)))
             view.append(("generated", .bool(detail.generated)))

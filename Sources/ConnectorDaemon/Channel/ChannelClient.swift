@@ -74,6 +74,7 @@ public final class ChannelClient: Service, @unchecked Sendable {
             }
             setUp(false)
             if flags.withLock({ $0.revoked }) {
+                Credential.markRevoked(stateDir: config.stateDir)
                 logger.critical("the control plane revoked this connector: stopping its jobs and exiting with status \(ConnectorRevoked.exitStatus) (systemd does not restart it); enroll again to reconnect")
                 try await BlockingThread.run { [runner] in runner.stopAll(message: "the connector was revoked") }
                 throw ConnectorRevoked()

@@ -16,8 +16,10 @@ public enum ControlPlaneProbe {
         let answer = ResultBox()
         do {
             _ = try await WebSocketClient.connect(url: config.channelURL(), configuration: configuration, logger: quiet) { inbound, outbound, _ in
-                let hello = Hello(name: config.name, hostname: DaemonConfig.hostName(), os: SystemInfo.os, arch: SystemInfo.arch,
+                var hello = Hello(name: config.name, hostname: DaemonConfig.hostName(), os: SystemInfo.os, arch: SystemInfo.arch,
                                   version: SystemInfo.version, capabilities: Capabilities.all)
+                // Only a look: the daemon's own channel stays the connector's channel on the plane.
+                hello.probe = true
                 try? await outbound.write(.text(ChannelMessage.hello(hello).encoded()))
                 var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
                 if case .text(let text)? = try await messages.next() { answer.set(try? ChannelMessage.decode(text)) }

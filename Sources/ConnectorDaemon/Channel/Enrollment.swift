@@ -33,7 +33,7 @@ public enum Enrollment {
         }
         switch result.value {
         case .enrolled(let connectorID, let secret)?:
-            return Credential(connectorID: connectorID, secret: secret)
+            return Credential(connectorID: connectorID, secret: secret, name: config.name)
         case .error(let code, let message)?:
             throw Failure(problem: "\(code): \(message)")
         default:

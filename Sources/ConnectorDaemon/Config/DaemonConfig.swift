@@ -8,7 +8,7 @@ import Glibc
 public struct DaemonConfig: Sendable {
     /// Base URL of the control plane, e.g. `https://platform.timbal.ai` or `http://127.0.0.1:8080`.
     public var controlPlaneURL: String
-    /// Name shown on the platform (default: the host name).
+    /// Name shown on the platform (default: the name given at enrollment, else the host name).
     public var name: String
     /// Where the credential, the state DB and local KBs live.
     public var stateDir: String
@@ -32,6 +32,9 @@ public struct DaemonConfig: Sendable {
     public var effectiveConnectionsPath: String {
         access(pushedConnectionsPath, F_OK) == 0 ? pushedConnectionsPath : connectionsPath
     }
+
+    /// Whether config.json names the connector (else the enrollment's name is used).
+    public var nameIsConfigured = false
 
     /// TLS trust and proxy for the channel and enrollment (`ca_file`, `proxy`).
     public var planeConnection = PlaneConnection()
@@ -106,13 +109,15 @@ public struct DaemonConfig: Sendable {
         let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
         var connections = try string("connections") ?? defaultConnectionsFile
         if !connections.hasPrefix("/") { connections = directory + "/" + connections }
+        let configuredName = try string("name")
         var config = DaemonConfig(
-            controlPlaneURL: url, name: try string("name") ?? hostName(), stateDir: try string("state_dir") ?? defaultStateDir,
+            controlPlaneURL: url, name: configuredName ?? hostName(), stateDir: try string("state_dir") ?? defaultStateDir,
             connectionsPath: connections, maxConcurrentJobs: try integer("max_concurrent_jobs", defaultMaxConcurrentJobs, min: 1),
             heartbeatSeconds: try integer("heartbeat_s", defaultHeartbeatSeconds, min: 1),
             hostedWindow: try integer("hosted_window", defaultHostedWindow, min: 1),
             progressLogSeconds: Double(try integer("progress_log_s", defaultProgressLogSeconds, min: 1)),
             metricsAddress: document["metrics_address"] == .null ? nil : try string("metrics_address") ?? defaultMetricsAddress)
+        config.nameIsConfigured = configuredName != nil
         if let caFile = try string("ca_file") {
             let resolved = caFile.hasPrefix("/") ? caFile : directory + "/" + caFile
             guard FileManager.default.isReadableFile(atPath: resolved) else {

@@ -67,7 +67,9 @@ struct JobLifecycle {
         case .stop(let jobID):
             stopRequested.insert(jobID)
             if running.contains(jobID) { return [.stopRunning(jobID: jobID)] }
-            waitingForPlane.removeValue(forKey: jobID)
+            if waitingForPlane.removeValue(forKey: jobID) != nil {
+                return [.recordStopped(jobID: jobID, message: "stopped while the connector was away; not resumed")]
+            }
             queue.removeAll { $0.jobID == jobID }
             return [.recordStopped(jobID: jobID, message: "stopped before it started")]
         case .ended(let jobID):

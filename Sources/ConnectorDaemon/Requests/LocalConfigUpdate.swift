@@ -29,7 +29,7 @@ enum LocalConfigUpdate {
     /// A temporary file beside the target, fsynced, renamed over it, and the directory fsynced.
     static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
         let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-        let temporary = "\(path).pushed-\(getpid())"
+        let temporary = "\(path).tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             throw RequestError(.invalid, "connections: cannot write beside \(path) (\(String(cString: strerror(errno)))); the connector's user needs write access to \(directory)")

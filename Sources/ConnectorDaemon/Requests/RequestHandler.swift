@@ -22,6 +22,12 @@ public final class RequestHandler: Sendable {
     }
 
     public func handle(_ request: PlaneRequest) {
+        if request.action == PlaneRequest.Action.localConfig.rawValue {
+            // Pushed maps apply one at a time, in the order the plane sent them (the caller is the
+            // channel's serial control thread): the last one pushed is the one in force.
+            answerAndLog(request)
+            return
+        }
         let admitted = inFlight.withLock { count in
             guard count < Self.maxConcurrent else { return false }
             count += 1
@@ -32,24 +38,32 @@ public final class RequestHandler: Sendable {
             return
         }
         _ = OSThread(name: "timbal-request", detached: true) { [self] in
-            let startedAt = monotonicSeconds()
-            let outcome: Result<JSONValue, RequestError>
-            do {
-                outcome = .success(try answer(request))
-            } catch let error as RequestError {
-                outcome = .failure(error)
-            } catch {
-                outcome = .failure(RequestError(.invalid, "\(error)"))
-            }
-            send(request, outcome)
+            answerAndLog(request)
             inFlight.withLock { $0 -= 1 }
-            var metadata: Logger.Metadata = ["request.id": "\(request.requestID)", "action": "\(request.action)",
-                                             "duration_ms": "\(Int((monotonicSeconds() - startedAt) * 1000))"]
-            if case .failure(let error) = outcome { metadata["error"] = "\(error.code.rawValue): \(error.message)" }
-            logger.info("request answered", metadata: metadata)
-            Counter(label: "timbal_requests_total", dimensions: [("action", request.action),
-                                                                 ("outcome", outcome.isSuccess ? "ok" : "error")]).increment()
         }
+    }
+
+    private func answerAndLog(_ request: PlaneRequest) {
+        let startedAt = monotonicSeconds()
+        let outcome: Result<JSONValue, RequestError>
+        do {
+            outcome = .success(try answer(request))
+        } catch let error as RequestError {
+            outcome = .failure(error)
+        } catch {
+            outcome = .failure(RequestError(.invalid, "\(error)"))
+        }
+        send(request, outcome)
+        var metadata: Logger.Metadata = ["request.id": "\(request.requestID)", "action": "\(request.action)",
+                                         "duration_ms": "\(Int((monotonicSeconds() - startedAt) * 1000))"]
+        if case .failure(let error) = outcome {
+            metadata["error"] = "\(error.code.rawValue): \(error.message)"
+            // The cause the plane is not told (libpq's message, already without the password).
+            if let detail = error.detail { metadata["detail"] = "\(detail)" }
+        }
+        logger.info("request answered", metadata: metadata)
+        Counter(label: "timbal_requests_total", dimensions: [("action", request.action),
+                                                             ("outcome", outcome.isSuccess ? "ok" : "error")]).increment()
     }
 
     private func send(_ request: PlaneRequest, _ outcome: Result<JSONValue, RequestError>) {
@@ -95,6 +109,8 @@ public final class RequestHandler: Sendable {
 
     private static func string(_ params: JSONValue, _ key: String, default fallback: String? = nil) throws -> String {
         switch params[key] {
+        case .string(let text)? where text.utf8.contains(0):
+            throw RequestError(.invalid, "\(key): must not contain a NUL character")
         case .string(let text)? where !text.isEmpty: return text
         case nil, .null?:
             if let fallback { return fallback }

@@ -52,6 +52,12 @@ struct ChannelEndpoint: Sendable {
             return
         }
         let connectorID = connector.id
+        if hello.probe {
+            // `check`: the credential is good; the connector's own channel is left alone.
+            try await outbound.write(.text(ChannelMessage.welcome(connectorID: connectorID, heartbeatSeconds: 10).encoded()))
+            try await outbound.close(.normalClosure, reason: "probe answered")
+            return
+        }
         try store.recordHello(connectorID: connectorID, hello)
         let session = await hub.register(connectorID, outbound: outbound)
         logger.info("connector connected", metadata: ["connector.id": "\(connectorID)", "name": "\(hello.name)", "version": "\(hello.version)"])

@@ -30,9 +30,15 @@ public actor ConnectorHub {
 
     public init() {}
 
-    func register(_ connectorID: String, outbound: WebSocketOutboundWriter) -> Int {
+    /// A newer channel replaces an older one, which is closed: one live channel per connector,
+    /// so nothing the plane sends (a stop, a revocation) goes to a channel it no longer reads.
+    func register(_ connectorID: String, outbound: WebSocketOutboundWriter) async -> Int {
         nextID += 1
+        let older = sessions[connectorID]
         sessions[connectorID] = Session(id: nextID, outbound: outbound)
+        if let older {
+            try? await older.outbound.close(.goingAway, reason: "replaced by a newer channel of this connector")
+        }
         return nextID
     }
 

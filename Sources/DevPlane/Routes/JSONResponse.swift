@@ -15,12 +15,28 @@ enum JSONResponse {
         make(.object([("error", .string(message))]), status: status)
     }
 
+    /// The request's JSON body. Too large, not UTF-8 or not JSON: a `BodyError` naming the problem.
     static func body(_ request: Request) async throws -> JSONValue {
-        let buffer = try await request.body.collect(upTo: 16 << 20)
-        let text = String(buffer: buffer)
+        let buffer: ByteBuffer
+        do { buffer = try await request.body.collect(upTo: maxBodyBytes) } catch {
+            throw BodyError(description: "the body is larger than \(maxBodyBytes >> 20) MiB")
+        }
+        // Invalid UTF-8 is refused rather than repaired: a query or a DSN must arrive byte for byte.
+        guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else {
+            throw BodyError(description: "the body is not valid UTF-8")
+        }
         if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return .object([]) }
         return try JSONParser.parse(text)
     }
+}
+
+/// A request body the plane cannot read.
+struct BodyError: Error, CustomStringConvertible {
+    let description: String
+}
+
+extension JSONResponse {
+    static let maxBodyBytes = 16 << 20
 }
 
 extension JSONValue {

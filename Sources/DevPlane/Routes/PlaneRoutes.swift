@@ -73,7 +73,7 @@ struct PlaneRoutes: Sendable {
             ("name", .optional(connector.name)), ("hostname", .optional(connector.hostname)), ("os", .optional(connector.os)),
             ("arch", .optional(connector.arch)), ("version", .optional(connector.version)),
             ("last_seen_at", .optional(connector.lastSeenAt)),
-        ])
+        ] + (connector.revokedAt.map { [("revoked", .bool(true)), ("revoked_at", .string($0))] } ?? []))
     }
 
     private func listConnectors(_ context: some RequestContext) async throws -> Response {

@@ -2,6 +2,9 @@ import ChannelProtocol
 import TimbalModel
 import TimbalSupport
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import SQLiteStore
 
 /// The development plane's own state (`<data-dir>/plane.sqlite`): enrollment tokens, connectors,
@@ -11,8 +14,11 @@ public final class PlaneStore: @unchecked Sendable {
     let lock = Lock()
 
     public init(dataDir: String) throws {
-        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        // Credentials and enrollment tokens live here: the directory is the plane's alone (0700).
+        try PrivateDirectory.create(dataDir)
+        chmod(dataDir, 0o700)
         database = try SQLiteDatabase.openWAL(path: dataDir + "/plane.sqlite")
+        chmod(dataDir + "/plane.sqlite", 0o600)
         try database.execute(
             """
             CREATE TABLE IF NOT EXISTS enrollment_tokens (
