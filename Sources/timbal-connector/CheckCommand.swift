@@ -49,6 +49,9 @@ struct CheckCommand: AsyncParsableCommand {
                     var detail = "PostgreSQL \(report.serverVersion), \(report.readOnly ? "read-only session" : "session NOT read-only"), \(report.readableTables) tables readable"
                     if !report.unreadable.isEmpty { detail += "; cannot read allowed \(report.unreadable.joined(separator: ", "))" }
                     line(ok, "connection \(name)", detail)
+                    if !report.powers.isEmpty {
+                        print("warn  connection \(name): the role holds \(report.powers.joined(separator: ", ")): ad-hoc queries run with its privileges; give the connector a role that can only read")
+                    }
                 } catch {
                     line(false, "connection \(name)", "\(error)")
                 }

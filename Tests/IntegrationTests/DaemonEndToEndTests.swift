@@ -389,6 +389,8 @@ struct DaemonEndToEndTests {
         #expect(good.status == 0, "\(good.stdout)\(good.stderr)")
         #expect(good.stdout.contains("ok    connection pg: PostgreSQL 15") || good.stdout.contains("ok    connection pg: PostgreSQL 1"))
         #expect(good.stdout.contains("read-only session"))
+        // The tests connect as a superuser: check says what an ad-hoc query could do with that.
+        #expect(good.stdout.contains("warn  connection pg: the role holds superuser"), "\(good.stdout)")
         #expect(good.stdout.contains("ok    control plane: \(harness.baseURL.replacingOccurrences(of: "http", with: "ws"))/v1/connect/channel accepts connector \(harness.connectorID)"))
 
         try #"""

@@ -9,6 +9,9 @@ public enum SourceCheck {
         public var readableTables: Int
         /// Allow-listed tables the role cannot read.
         public var unreadable: [String]
+        /// Powers beyond reading the role holds (superuser, server programs and files, signalling
+        /// other sessions): an ad-hoc query could use them. Warned of by `check`.
+        public var powers: [String] = []
     }
 
     public static func run(_ settings: ConnectionSettings) throws -> Report {
@@ -27,7 +30,16 @@ public enum SourceCheck {
             if settings.allows(schema: schema, table: table) { tables.insert("\(schema).\(table)") }
         }
         let unreadable = settings.allowedTables.filter { !$0.hasSuffix(".*") && !tables.contains($0) }
-        return Report(serverVersion: version, readOnly: readOnly, readableTables: tables.count, unreadable: unreadable)
+        let roles = try session.execute(
+            """
+            SELECT r.rolsuper, pg_catalog.pg_has_role('pg_execute_server_program', 'MEMBER'),
+                   pg_catalog.pg_has_role('pg_write_server_files', 'MEMBER'), pg_catalog.pg_has_role('pg_signal_backend', 'MEMBER')
+            FROM pg_catalog.pg_roles r WHERE r.rolname = current_user
+            """)
+        let names = ["superuser", "pg_execute_server_program", "pg_write_server_files", "pg_signal_backend"]
+        var report = Report(serverVersion: version, readOnly: readOnly, readableTables: tables.count, unreadable: unreadable)
+        if roles.rowCount == 1 { report.powers = names.indices.filter { roles.string(0, $0) == "t" }.map { names[$0] } }
+        return report
     }
 
     /// What reading `schema.table` in `cursor` order costs: whether a btree index leads with the
