@@ -1,10 +1,4 @@
-/// A local KB problem an operator can act on (the table exists, a column is missing, ...).
-public struct KBError: Error, CustomStringConvertible, Sendable {
-    public let field: String
-    public let problem: String
-    public init(field: String, problem: String) {
-        self.field = field
-        self.problem = problem
-    }
-    public var description: String { "\(field): \(problem)" }
-}
+import TimbalSupport
+
+/// A KB problem an operator can act on (the table exists, a column is missing, ...): a `FieldError`.
+public typealias KBError = FieldError
