@@ -140,6 +140,12 @@ struct DaemonEndToEndTests {
         #expect(try harness.request("GET", "/orgs/org_dev/connectors/conn_nope").status == 404)
         let ttl = try harness.request("POST", "/orgs/org_dev/connectors/enrollment-tokens", body: #"{"ttl_secs": 9999999}"#)
         #expect(ttl.status == 400 && ttl.json["error"] == .string("ttl_secs: must be between 1 and 2592000 (30 days)"))
+        // An unreadable body is the caller's mistake (400), a huge one is 413: never a 500.
+        let notJSON = try harness.request("POST", "/orgs/org_dev/connectors/enrollment-tokens", body: "{not json")
+        #expect(notJSON.status == 400, "\(notJSON)")
+        let huge = try harness.request("POST", "/orgs/org_dev/connectors/\(harness.connectorID)/query",
+                                       body: #"{"sql": ""# + String(repeating: "x", count: 17 << 20) + #""}"#)
+        #expect(huge.status == 413 && huge.json["error"] == .string("the body is larger than 16 MiB"), "\(huge.status)")
         let badName = try harness.request("POST", "/orgs/org_dev/connectors/enrollment-tokens", body: #"{"name": 7}"#)
         #expect(badName.status == 400 && badName.json["error"] == .string("name: must be a string of 1 to 200 bytes"))
         let noSQL = try harness.request("POST", "/k2/42/query", body: "{}")

@@ -73,7 +73,7 @@ struct ConnectorRequestRoutes: Sendable {
 
     private func query(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let body: JSONValue
-        do { body = try await JSONResponse.body(request) } catch { return JSONResponse.error(.badRequest, "\(error)") }
+        do { body = try await JSONResponse.body(request) } catch { return JSONResponse.refusal(for: error) }
         guard case .object = body else { return JSONResponse.error(.badRequest, "expected a JSON object") }
         var timeoutMs = 30_000.0
         if case .number(let text)? = body["timeout_ms"], let value = Double(text) { timeoutMs = min(max(value, 1), 60_000) }
@@ -117,7 +117,7 @@ struct ConnectorRequestRoutes: Sendable {
     /// (GET on the same path lists the pushes and their outcome).
     private func pushConfig(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let body: JSONValue
-        do { body = try await JSONResponse.body(request) } catch { return JSONResponse.error(.badRequest, "\(error)") }
+        do { body = try await JSONResponse.body(request) } catch { return JSONResponse.refusal(for: error) }
         guard case .object = body else { return JSONResponse.error(.badRequest, "expected a JSON object") }
         let connections = body["connections"].flatMap { $0 == .null ? nil : $0 }
         let filesystems = body["filesystems"].flatMap { $0 == .null ? nil : $0 }

@@ -19,7 +19,7 @@ enum JSONResponse {
     static func body(_ request: Request) async throws -> JSONValue {
         let buffer: ByteBuffer
         do { buffer = try await request.body.collect(upTo: maxBodyBytes) } catch {
-            throw BodyError(description: "the body is larger than \(maxBodyBytes >> 20) MiB")
+            throw BodyError(description: "the body is larger than \(maxBodyBytes >> 20) MiB", tooLarge: true)
         }
         // Invalid UTF-8 is refused rather than repaired: a query or a DSN must arrive byte for byte.
         guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else {
@@ -33,10 +33,17 @@ enum JSONResponse {
 /// A request body the plane cannot read.
 struct BodyError: Error, CustomStringConvertible {
     let description: String
+    var tooLarge = false
 }
 
 extension JSONResponse {
     static let maxBodyBytes = 16 << 20
+
+    /// The answer to a body that could not be read: 413 when too large, else 400 with the reason.
+    static func refusal(for error: Error) -> Response {
+        if let body = error as? BodyError, body.tooLarge { return JSONResponse.error(.contentTooLarge, body.description) }
+        return JSONResponse.error(.badRequest, "\(error)")
+    }
 }
 
 extension JSONValue {

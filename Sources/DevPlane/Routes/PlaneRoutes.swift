@@ -37,7 +37,8 @@ struct PlaneRoutes: Sendable {
 
     private func mintToken(_ request: Request, _ context: some RequestContext) async throws -> Response {
         guard let org = try org(context) else { return JSONResponse.error(.notFound, "org not found") }
-        let body = try await JSONResponse.body(request)
+        let body: JSONValue
+        do { body = try await JSONResponse.body(request) } catch { return JSONResponse.refusal(for: error) }
         var ttl = 86_400
         // The platform's field is `ttl_secs`; `ttl_seconds` (this plane's first spelling) still works.
         let ttlField = body["ttl_secs"] != nil ? "ttl_secs" : "ttl_seconds"
@@ -138,7 +139,7 @@ struct PlaneRoutes: Sendable {
             body = try await JSONResponse.body(request)
             spec = try JobSpec.decode(body)
         } catch {
-            return JSONResponse.error(.badRequest, "\(error)")
+            return JSONResponse.refusal(for: error)
         }
         guard let connector = try store.connector(id: connectorID, org: org) else {
             return JSONResponse.error(.notFound, "connector \(connectorID) not found")
@@ -192,7 +193,8 @@ struct PlaneRoutes: Sendable {
     private func query(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let kbText = try context.parameters.require("kb")
         guard let kbID = Int64(kbText), config.kbs.contains(kbID) else { return JSONResponse.error(.notFound, "knowledge base \(kbText) not found") }
-        let body = try await JSONResponse.body(request)
+        let body: JSONValue
+        do { body = try await JSONResponse.body(request) } catch { return JSONResponse.refusal(for: error) }
         guard case .string(let sql)? = body["sql"], !sql.isEmpty else { return JSONResponse.error(.badRequest, "sql: is required") }
         do {
             return JSONResponse.make(try hostedKBs.query(kbID: kbID, sql: sql))

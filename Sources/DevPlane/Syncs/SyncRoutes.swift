@@ -90,7 +90,7 @@ struct SyncRoutes: Sendable {
             enabled = try SyncRequest.enabled(body)
             interval = try SyncRequest.intervalSecs(body, required: false)
         } catch {
-            return JSONResponse.error(.badRequest, "\(error)")
+            return JSONResponse.refusal(for: error)
         }
         guard enabled != nil || interval != nil else {
             return JSONResponse.error(.badRequest, "body: give enabled and/or interval_secs")
@@ -131,7 +131,7 @@ struct SyncRoutes: Sendable {
         do {
             parsed = try SyncRequest.parse(try await JSONResponse.body(request))
         } catch {
-            return JSONResponse.error(.badRequest, "\(error)")
+            return JSONResponse.refusal(for: error)
         }
         let spec = parsed.spec
         guard let connector = try store.connector(id: connectorID, org: org) else {
