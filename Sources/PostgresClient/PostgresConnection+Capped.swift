@@ -18,8 +18,12 @@ public struct CappedResult: Sendable {
     public var truncated = false
     /// Rows an INSERT, UPDATE, DELETE, MERGE or COPY changed (with or without RETURNING); nil for other statements.
     public var rowsAffected: Int64?
+    /// The statement returned a result set (possibly of no columns, or no rows).
+    public var returnsRows = false
+    /// The statement's command tag, e.g. `SELECT 5`, `UPDATE 3`, `COMMIT`.
+    public var commandTag: String?
 
-    public var returnsRows: Bool { !columns.isEmpty }
+    public init() {}
 }
 
 /// In a transaction block (`PQTRANS_INTRANS`), idle, or failed: what libpq says after a command.
@@ -60,6 +64,7 @@ extension PostgresConnection {
             let status = PQresultStatus(next)
             switch status {
             case PGRES_SINGLE_TUPLE, PGRES_TUPLES_OK:
+                result.returnsRows = true
                 if result.columns.isEmpty {
                     result.columns = (0..<PQnfields(next)).map {
                         CappedResult.Column(name: String(cString: PQfname(next, $0)), typeOID: UInt32(PQftype(next, $0)))
@@ -88,6 +93,7 @@ extension PostgresConnection {
             // The statement's completion (the last, zero-row result in single-row mode) says what it changed.
             if status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK {
                 let tag = String(cString: PQcmdStatus(next))
+                result.commandTag = tag
                 let changes = ["INSERT", "UPDATE", "DELETE", "MERGE", "COPY"].contains { tag.hasPrefix($0) }
                 if changes, let count = Int64(String(cString: PQcmdTuples(next))) { result.rowsAffected = count }
             }

@@ -40,6 +40,13 @@ struct EnrollCommand: AsyncParsableCommand {
         do {
             let credential = try await Enrollment.enroll(config: config, token: token, logger: logger)
             try credential.save(stateDir: stateDir)
+            // A map pushed by the plane under an earlier identity is not this connector's.
+            let pushed = stateDir + "/connections.pushed.json"
+            if FileManager.default.fileExists(atPath: pushed) {
+                try FileManager.default.removeItem(atPath: pushed)
+                logger.notice("removed the connections map pushed under the previous enrollment; the configured connections.json is in force",
+                              metadata: ["file": "\(pushed)"])
+            }
             logger.info("enrolled", metadata: ["connector.id": "\(credential.connectorID)", "credential.file": "\(Credential.path(stateDir: stateDir))"])
             print(credential.connectorID)
         } catch {

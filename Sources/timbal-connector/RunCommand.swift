@@ -29,6 +29,7 @@ struct RunCommand: AsyncParsableCommand {
         var daemon: DaemonConfig
         let credential: Credential
         let store: StateStore
+        var daemonLock: FileLock?
         do {
             daemon = try DaemonConfig.load(path: configFile.config)
             let connections = try Connections.load(path: daemon.effectiveConnectionsPath)
@@ -45,6 +46,12 @@ struct RunCommand: AsyncParsableCommand {
                 throw ExitCode(ConnectorRevoked.exitStatus)
             }
             store = try StateStore(stateDir: daemon.stateDir)
+            // One daemon per state dir: a second one would fight the first for the channel and its jobs.
+            switch try FileLock.acquire(path: daemon.stateDir + "/daemon.lock", holder: "timbal-connector run") {
+            case .success(let lock): daemonLock = lock
+            case .failure(let held):
+                throw ConfigError(file: daemon.stateDir, key: "", problem: "another daemon already runs on this state dir (\(held.line)); stop it first")
+            }
         } catch let exit as ExitCode {
             throw exit
         } catch {
@@ -92,5 +99,6 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(ConnectorRevoked.exitStatus)
         }
         logger.info("connector stopped")
+        daemonLock?.release()
     }
 }

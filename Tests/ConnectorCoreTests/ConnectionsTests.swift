@@ -23,7 +23,7 @@ struct ConnectionsTests {
 
     @Test func aQueryPolicyOtherThanReadOrWriteIsRefused() {
         #expect { try Connections.parse(Array(#"{"a": {"dsn": "h", "query": "wrtie"}}"#.utf8), file: "c.json") } throws: {
-            "\($0)" == #"c.json: a.query: "wrtie" is not one of read, write"#
+            "\($0)" == #"c.json: a.query: is not one of read, write (the value is not shown: it may be a secret)"#
         }
     }
 
@@ -84,8 +84,21 @@ struct ConnectionsTests {
         }
     }
 
+    @Test func aNULCharacterAnywhereIsRefused() {
+        for document in [#"{"erp\u0000x": {"dsn": "h"}}"#, #"{"erp": {"dsn": "h\u0000?dbname=x"}}"#,
+                         #"{"erp": {"dsn": "h", "allow": {"schemas": ["a\u0000"]}}}"#, #"{"erp": {"dsn": "h", "x\u0000": 1}}"#] {
+            #expect(throws: ConfigError.self, "\(document)") { try Connections.parse(Array(document.utf8), file: "c.json") }
+        }
+    }
+
     @Test func aDSNPutUnderTheWrongKeyIsNeverQuotedBack() {
         let dsn = "postgresql://reader:hunter2@db/erp"
+        // A bare password too: the values of kind and query are never quoted.
+        for (key, _) in [("kind", 0), ("query", 0)] {
+            #expect { try Connections.parse(Array(#"{"erp": {"dsn": "x", "\#(key)": "hunter2"}}"#.utf8), file: "c.json") } throws: {
+                !"\($0)".contains("hunter2")
+            }
+        }
         for key in ["kind", "query", "dsn_file", "dsn_env"] {
             let entry = key == "dsn_file" || key == "dsn_env" ? #"{"\#(key)": "\#(dsn)"}"# : #"{"dsn": "x", "\#(key)": "\#(dsn)"}"#
             #expect { try Connections.parse(Array(#"{"erp": \#(entry)}"#.utf8), file: "c.json") } throws: {

@@ -120,3 +120,17 @@ struct JobSpecDecodingTests {
         #expect(checkpoint.value == "12345678901234567890.123456789012")
     }
 }
+
+@Suite("Job spec decoding: NUL characters")
+struct JobSpecNULTests {
+    @Test func aNULInAnyNameIsRefusedNamingTheField() {
+        let cases = [
+            (#"{"kb_id": 1, "dest_table": "t", "source": {"kind": "postgres", "connection_ref": "pg\u0000", "table": "t"}}"#, "source.connection_ref"),
+            (#"{"kb_id": 1, "dest_table": "t", "source": {"kind": "postgres", "connection_ref": "pg", "table": "t", "columns": ["a\u0000"]}}"#, "source.columns[0]"),
+            (#"{"kb_id": 1, "dest_table": "t", "key_columns": ["k\u0000"], "source": {"kind": "postgres", "connection_ref": "pg", "table": "t"}}"#, "key_columns[0]"),
+        ]
+        for (json, field) in cases {
+            #expect { try JobSpec.decode(json: json) } throws: { "\($0)" == "\(field): must not contain a NUL character" }
+        }
+    }
+}

@@ -121,6 +121,14 @@ struct DaemonEndToEndTests {
         #expect(invalid.json["error"] == .string("batch_rows: must be >= 0, got -1"))
     }
 
+    @Test func aSecondDaemonOnTheSameStateDirIsRefused() throws {
+        let (harness, _) = try started()
+        let second = try ConnectorBinary.run(["run", "--config", harness.directory + "/config.json"], logDirectory: harness.directory, name: "second")
+        #expect(second.status == 1 && second.stderr.contains("another daemon already runs on this state dir"), "\(second.stderr)")
+        #expect(harness.connector!.isRunning)
+        #expect(try harness.request("GET", "/orgs/org_dev/connectors/\(harness.connectorID)").json["connected"] == .bool(true))
+    }
+
     @Test func aTokensNameNamesTheConnectorItEnrolls() throws {
         let harness = try DaemonHarness()
         try harness.startPlane()

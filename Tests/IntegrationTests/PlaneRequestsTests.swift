@@ -165,7 +165,7 @@ struct PlaneRequestsTests {
         let commitTrick = try query("COMMIT; SET default_transaction_read_only = off; UPDATE \(s).orders SET note = 'changed' WHERE id = 1")
         #expect(commitTrick.status == 403, "\(commitTrick)")
         let setTrick = try query("SET transaction_read_only = off; UPDATE \(s).orders SET note = 'changed' WHERE id = 1")
-        #expect(setTrick.status == 400, "\(setTrick)")
+        #expect(setTrick.status == 403, "\(setTrick)")
         #expect(try scratch.sql("SELECT count(*) FROM {s}.orders WHERE note = 'changed'").string(0, 0) == "0")
 
         // Transaction control is refused (COMMIT AND CHAIN then SET TRANSACTION READ WRITE would
@@ -174,7 +174,11 @@ struct PlaneRequestsTests {
                       "ROLLBACK AND CHAIN; UPDATE \(s).orders SET note = 'changed'", "/* x */ savepoint a",
                       "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE", "PREPARE TRANSACTION 'x'",
                       "COPY (SELECT 1) TO STDOUT", "copy \(s).orders TO PROGRAM 'true'",
-                      "LOCK TABLE \(s).orders IN ACCESS EXCLUSIVE MODE"] {
+                      "LOCK TABLE \(s).orders IN ACCESS EXCLUSIVE MODE",
+                      // The server ends a -- comment at CR too, and CRLF is two bytes to it (one Character to Swift).
+                      "-- note\r\nCOMMIT AND CHAIN; SET transaction_read_only = off; UPDATE \(s).orders SET note = 'changed' WHERE id = 1",
+                      "--x\rCOMMIT\nAND CHAIN; UPDATE \(s).orders SET note = 'changed' WHERE id = 1",
+                      "-- c\r\nCOPY (SELECT 1) TO PROGRAM 'true'", "-- c\r\nLOCK \(s).orders", "SET transaction_read_only = off"] {
             let refused = try query(trick)
             #expect(refused.status == 403 && refused.json["code"] == .string("forbidden"), "\(trick): \(refused)")
         }
@@ -182,6 +186,8 @@ struct PlaneRequestsTests {
         #expect(nul.status == 400 && nul.json["error"] == .string("sql: must not contain a NUL character"), "\(nul)")
         #expect(try scratch.sql("SELECT count(*) FROM {s}.orders WHERE note = 'changed'").string(0, 0) == "0")
         #expect(try scratch.sql("SELECT count(*) FROM {s}.orders").string(0, 0) == "1200")
+        let crlf = try query("UPDATE \(s).orders SET note = 'half' WHERE id = 1; -- c\r\nCOMMIT AND CHAIN; SELECT 1/0", [("mode", .string("write"))], ref: "writer")
+        #expect(crlf.status == 403, "\(crlf)")
         // A COMMIT in a write batch is refused before anything runs: the batch stays one transaction.
         let halfCommit = try query("UPDATE \(s).orders SET note = 'half' WHERE id = 1; COMMIT; SELECT 1/0", [("mode", .string("write"))], ref: "writer")
         let halves = { try scratch.sql("SELECT count(*) FROM {s}.orders WHERE note = 'half'").string(0, 0) }
@@ -206,6 +212,17 @@ struct PlaneRequestsTests {
         var after = before
         _ = waitUntil(seconds: 5) { after = (try? tuplesRead()) ?? before; return after > before }
         #expect(after > before && after - before < 1000, "a 5-row preview read \(after - before) of 20,000 rows")
+        let withBefore = try tuplesRead()
+        let withPreview = try query("WITH t AS (SELECT * FROM \(s).big) SELECT * FROM t", [("max_rows", .number("5"))])
+        #expect(withPreview.json["row_count"] == .number("5") && withPreview.json["truncated"] == .bool(true))
+        var withAfter = withBefore
+        _ = waitUntil(seconds: 5) { withAfter = (try? tuplesRead()) ?? withBefore; return withAfter > withBefore }
+        #expect(withAfter - withBefore < 1000, "a 5-row WITH preview read \(withAfter - withBefore) of 20,000 rows")
+        // The byte cap (8 MiB) ends a preview of huge rows early; the first row always fits.
+        let huge = try query("SELECT repeat('x', 3000000) AS big FROM generate_series(1, 100)", [("max_rows", .number("100"))])
+        #expect(huge.json["row_count"] == .number("2") && huge.json["truncated"] == .bool(true), "\(huge.json["row_count"] ?? .null)")
+        // Rows of no columns are rows.
+        #expect(try query("SELECT FROM generate_series(1, 5)").json["row_count"] == .number("5"))
 
         // Write mode needs the connection's policy.
         let refused = try query("UPDATE \(s).orders SET note = 'changed' WHERE id <= 3", [("mode", .string("write"))])

@@ -114,6 +114,9 @@ struct StopAndRevokeTests {
         let syncs = "/orgs/org_dev/connectors/\(harness.connectorID)/syncs"
         let sync = try harness.request("POST", syncs, body: SyncTests.body(schema: scratch.schema, table: "events", dest: "synced", interval: 3600))
         guard case .string(let syncID)? = sync.json["sync_id"] else { throw HarnessError("sync: \(sync)") }
+        // A malformed request revokes nothing.
+        let malformed = try harness.request("POST", "/orgs/org_dev/connectors/\(harness.connectorID)/revoke", body: "{not json")
+        #expect(malformed.status == 400 && harness.connector!.isRunning)
         let revoke = try harness.request("POST", "/orgs/org_dev/connectors/\(harness.connectorID)/revoke")
         #expect(revoke.json == .object([("connector_id", .string(harness.connectorID)), ("disconnected", .bool(true)),
                                         ("stopped_syncs", .number("1"))]), "\(revoke)")

@@ -126,6 +126,10 @@ public struct Connections: Sendable {
         guard case .object(let members) = document else {
             throw ConfigError(file: file, key: "", problem: "expected an object mapping names to connections")
         }
+        // Every name and value reaches libpq or a file as a C string: a NUL would cut it short.
+        if let path = nulPath(document, at: "") {
+            throw ConfigError(file: file, key: path, problem: "must not contain a NUL character")
+        }
         var entries: [String: ConnectionSettings] = [:]
         var warnings: [String] = []
         for (name, value) in members {
@@ -161,11 +165,11 @@ public struct Connections: Sendable {
         }
         var queryPolicy = QueryMode.read
         if let policy = try string("query") {
-            guard let mode = QueryMode(rawValue: policy) else { throw fail("query", "\(shown(policy)) is not one of read, write") }
+            guard let mode = QueryMode(rawValue: policy) else { throw fail("query", "is not one of read, write (the value is not shown: it may be a secret)") }
             queryPolicy = mode
         }
         let kind = try string("kind") ?? "postgres"
-        guard kind == "postgres" else { throw fail("kind", "\(shown(kind)) is not supported (only postgres)") }
+        guard kind == "postgres" else { throw fail("kind", "only postgres is supported (the value is not shown: it may be a secret)") }
         let dsn = try resolveDSN(string("dsn"), file: string("dsn_file"), env: string("dsn_env"), fail: fail)
         var schemas: [String] = [], tables: [String] = []
         if let allow = value["allow"], allow != .null {
@@ -230,6 +234,24 @@ public struct Connections: Sendable {
             throw fail("dsn_env", "environment variable \(name) is not set")
         }
         return value
+    }
+
+    /// Where the first NUL character sits in a JSON document (a key or a string), as a key path.
+    static func nulPath(_ value: JSONValue, at path: String) -> String? {
+        switch value {
+        case .string(let text): return text.utf8.contains(0) ? path : nil
+        case .array(let items):
+            for (index, item) in items.enumerated() { if let found = nulPath(item, at: "\(path)[\(index)]") { return found } }
+            return nil
+        case .object(let members):
+            for (key, member) in members {
+                let child = path.isEmpty ? key : "\(path).\(key)"
+                if key.utf8.contains(0) { return path.isEmpty ? "(a connection name)" : "\(path) (a key)" }
+                if let found = nulPath(member, at: child) { return found }
+            }
+            return nil
+        default: return nil
+        }
     }
 
     /// A value quoted in an error, unless it may be a secret put under the wrong key (a DSN in

@@ -88,6 +88,10 @@ public enum AdHocQuery {
             } catch let error as PostgresError where error.isStatementTimeout || (error.kind == .connectionLost && clock.now() >= deadline) {
                 throw timeoutError(request)
             }
+            if let tag = result.commandTag, StatementGuard.forbiddenTag(tag) {
+                // Should never run (refused above): if one did, nothing more runs and nothing is committed.
+                throw RequestError(.forbidden, "sql: a \(tag) statement ran; the batch was stopped and rolled back")
+            }
             if result.returnsRows { answer = result }
             if let affected = result.rowsAffected { rowsAffected = (rowsAffected ?? 0) + affected }
             guard connection.transactionStatus == .inTransaction else {
@@ -100,20 +104,41 @@ public enum AdHocQuery {
         return try encode(answer, rowsAffected: rowsAffected, on: connection)
     }
 
-    /// A query (SELECT, VALUES, TABLE) in read mode runs through a cursor and only `max_rows` + 1
-    /// rows are fetched: a preview of a big table reads what it shows, not the whole table.
-    /// Anything else runs as it is, its rows past the caps read and dropped.
+    /// A query (SELECT, VALUES, TABLE, WITH, or one in parentheses) in read mode runs through a
+    /// cursor, fetched in small steps until `max_rows` + 1 rows or the byte cap: a preview of a
+    /// big table reads what it shows, not the whole table. Anything else runs as it is, its rows
+    /// past the caps read and dropped.
     private static func run(_ statement: String, request: QueryRequest, on connection: PostgresConnection) throws -> CappedResult {
-        let first = StatementGuard.leadingWords(statement, count: 1).first
-        guard request.mode == .read, let first, ["SELECT", "VALUES", "TABLE"].contains(first) else {
+        let first = StatementGuard.leadingWords(statement, count: 1).first ?? ""
+        let parenthesized = statement.drop { $0.isWhitespace }.hasPrefix("(")
+        guard request.mode == .read, parenthesized || ["SELECT", "VALUES", "TABLE", "WITH"].contains(first) else {
             return try connection.runCapped(statement, maxRows: request.maxRows, maxBytes: QueryRequest.maxResultBytes)
         }
         _ = try connection.runCapped("DECLARE timbal_preview NO SCROLL CURSOR FOR " + statement, maxRows: 0, maxBytes: 0)
-        let result = try connection.runCapped("FETCH FORWARD \(request.maxRows + 1) FROM timbal_preview",
-                                              maxRows: request.maxRows, maxBytes: QueryRequest.maxResultBytes)
+        var result = CappedResult()
+        result.returnsRows = true
+        var bytes = 0
+        while true {
+            let want = min(previewStepRows, request.maxRows + 1 - result.rows.count)
+            let step = try connection.runCapped("FETCH FORWARD \(want) FROM timbal_preview", maxRows: want, maxBytes: .max)
+            if result.columns.isEmpty { result.columns = step.columns }
+            for row in step.rows {
+                let size = row.reduce(0) { $0 + ($1?.utf8.count ?? 0) }
+                if result.rows.count >= request.maxRows || (bytes + size > QueryRequest.maxResultBytes && !result.rows.isEmpty) {
+                    result.truncated = true
+                    break
+                }
+                bytes += size
+                result.rows.append(row)
+            }
+            if result.truncated || step.rows.count < want { break }
+        }
         try connection.execute("CLOSE timbal_preview")
         return result
     }
+
+    /// Rows a preview fetches at a time: few enough that the byte cap stops a scan of huge rows early.
+    static let previewStepRows = 100
 
     private static func timeoutError(_ request: QueryRequest) -> RequestError {
         RequestError(.statement, "the query ran longer than timeout_ms (\(request.timeoutMs) ms) and was cancelled", sqlState: "57014")

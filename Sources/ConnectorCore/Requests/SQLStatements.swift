@@ -46,7 +46,8 @@ public enum SQLStatements {
                 }
                 index += 1
             case UInt8(ascii: "-") where peek(1) == UInt8(ascii: "-"):
-                while index < text.count && text[index] != UInt8(ascii: "\n") { index += 1 }
+                // The server ends a `--` comment at a newline or a carriage return.
+                while index < text.count && text[index] != UInt8(ascii: "\n") && text[index] != UInt8(ascii: "\r") { index += 1 }
             case UInt8(ascii: "/") where peek(1) == UInt8(ascii: "*"):
                 var depth = 0
                 repeat {

@@ -26,7 +26,7 @@ struct ChannelEndpoint: Sendable {
             try await outbound.write(.text(ChannelMessage.error(code: "invalid_token", message: "the enrollment token is unknown, used or expired").encoded()))
             return
         }
-        logger.info("connector enrolled", metadata: ["connector.id": "\(enrolled.connectorID)", "name": "\(enroll.name)"])
+        logger.info("connector enrolled", metadata: ["connector.id": "\(enrolled.connectorID)", "name": "\(enroll.name.forLog)"])
         try await outbound.write(.text(ChannelMessage.enrolled(connectorID: enrolled.connectorID, credential: enrolled.credential).encoded()))
     }
 
@@ -60,7 +60,7 @@ struct ChannelEndpoint: Sendable {
         }
         try store.recordHello(connectorID: connectorID, hello)
         let session = await hub.register(connectorID, outbound: outbound)
-        logger.info("connector connected", metadata: ["connector.id": "\(connectorID)", "name": "\(hello.name)", "version": "\(hello.version)"])
+        logger.info("connector connected", metadata: ["connector.id": "\(connectorID)", "name": "\(hello.name.forLog)", "version": "\(hello.version.forLog)"])
         do {
             try await outbound.write(.text(ChannelMessage.welcome(connectorID: connectorID, heartbeatSeconds: 10).encoded()))
             // Jobs dispatched while it was away (or whose dispatch was lost) go out again; it runs each job id once.

@@ -151,7 +151,7 @@ struct ConnectorRequestRoutes: Sendable {
             case .replied(let reply):
                 try? store.answerPush(id: pushID, state: "refused", message: reply.failure?.message, connections: [])
                 logger.warning("local config refused", metadata: ["connector.id": "\(connector.id)", "push.id": "\(pushID)",
-                                                                  "reason": "\(reply.failure?.message ?? "")"])
+                                                                  "reason": "\((reply.failure?.message ?? "").forLog)"])
             case .offline, .timedOut:
                 try? store.answerPush(id: pushID, state: "unanswered", message: "the connector did not answer", connections: [])
             }

@@ -46,6 +46,24 @@ extension JSONResponse {
     }
 }
 
+extension String {
+    /// Text a connector sent, made safe for one log line: control characters escaped, so it can
+    /// neither forge log lines nor turn the log into binary.
+    var forLog: String {
+        var out = ""
+        for scalar in unicodeScalars {
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.value < 0x20 || scalar.value == 0x7f { out += "\\u{\(String(scalar.value, radix: 16))}" } else { out.unicodeScalars.append(scalar) }
+            }
+        }
+        return out
+    }
+}
+
 extension JSONValue {
     static func optional(_ text: String?) -> JSONValue { text.map(JSONValue.string) ?? .null }
     static func int(_ value: Int64) -> JSONValue { .number(String(value)) }

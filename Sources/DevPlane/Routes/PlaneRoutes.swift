@@ -25,7 +25,7 @@ struct PlaneRoutes: Sendable {
         admin.post("/orgs/:org/connectors/:connector/jobs") { request, context in try await dispatch(request, context) }
         admin.get("/orgs/:org/connectors/:connector/jobs/:job") { _, context in try await showJob(context) }
         admin.post("/orgs/:org/connectors/:connector/jobs/:job/stop") { _, context in try await stop(context) }
-        admin.post("/orgs/:org/connectors/:connector/revoke") { _, context in try await revoke(context) }
+        admin.post("/orgs/:org/connectors/:connector/revoke") { request, context in try await revoke(request, context) }
         admin.post("/k2/:kb/query") { request, context in try await query(request, context) }
         ConnectorRequestRoutes(config: config, store: store, hub: hub, logger: logger).register(on: admin)
     }
@@ -39,6 +39,7 @@ struct PlaneRoutes: Sendable {
         guard let org = try org(context) else { return JSONResponse.error(.notFound, "org not found") }
         let body: JSONValue
         do { body = try await JSONResponse.body(request) } catch { return JSONResponse.refusal(for: error) }
+        guard case .object = body else { return JSONResponse.error(.badRequest, "expected a JSON object") }
         var ttl = 86_400
         // The platform's field is `ttl_secs`; `ttl_seconds` (this plane's first spelling) still works.
         let ttlField = body["ttl_secs"] != nil ? "ttl_secs" : "ttl_seconds"
@@ -74,7 +75,8 @@ struct PlaneRoutes: Sendable {
             ("name", .optional(connector.name)), ("hostname", .optional(connector.hostname)), ("os", .optional(connector.os)),
             ("arch", .optional(connector.arch)), ("version", .optional(connector.version)),
             ("last_seen_at", .optional(connector.lastSeenAt)),
-        ] + (connector.revokedAt.map { [("revoked", .bool(true)), ("revoked_at", .string($0))] } ?? []))
+            ("revoked", .bool(connector.revokedAt != nil)),
+        ] + (connector.revokedAt.map { [("revoked_at", .string($0))] } ?? []))
     }
 
     private func listConnectors(_ context: some RequestContext) async throws -> Response {
@@ -177,8 +179,14 @@ struct PlaneRoutes: Sendable {
 
     /// The credential dies: the channel is torn down with `error {revoked}`, reconnects are refused,
     /// open jobs are stopped and the connector's syncs disabled.
-    private func revoke(_ context: some RequestContext) async throws -> Response {
+    private func revoke(_ request: Request, _ context: some RequestContext) async throws -> Response {
         guard let org = try org(context) else { return JSONResponse.error(.notFound, "org not found") }
+        // No body is needed; a malformed one is refused rather than acted on.
+        do {
+            guard case .object = try await JSONResponse.body(request) else { return JSONResponse.error(.badRequest, "expected a JSON object or no body") }
+        } catch {
+            return JSONResponse.refusal(for: error)
+        }
         let connectorID = try context.parameters.require("connector")
         guard try store.revoke(connectorID: connectorID, org: org) else {
             return JSONResponse.error(.notFound, "connector \(connectorID) not found")

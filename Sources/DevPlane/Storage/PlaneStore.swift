@@ -258,7 +258,8 @@ public final class PlaneStore: @unchecked Sendable {
             let sticky = ["completed", "failed", "stopped"].contains(current)
             let state = sticky ? current : report.state.rawValue
             let now = Self.timestamp()
-            let startedAt = row[2].text ?? (report.state == .accepted ? nil : (report.startedAt ?? now))
+            // A job that failed before it ran has no start of its own: it started when it ended.
+            let startedAt = row[2].text ?? (report.state == .accepted ? nil : (report.startedAt ?? report.finishedAt ?? now))
             let finishedAt: SQLiteValue = report.state.isTerminal || sticky ? .text(report.finishedAt ?? now) : .null
             // A terminal report means the connector has ended the job: a pending stop has landed.
             let update = try database.prepare(

@@ -31,6 +31,8 @@ package struct FieldReader {
         guard case .string(let text) = value else {
             throw JobSpecError(field: field(key), problem: "expected a string, got \(value.typeName)")
         }
+        // Names reach libpq and SQLite as C strings: a NUL would cut them short.
+        if text.utf8.contains(0) { throw JobSpecError(field: field(key), problem: "must not contain a NUL character") }
         return text
     }
 
@@ -81,6 +83,7 @@ package struct FieldReader {
                 throw JobSpecError(field: "\(field(key))[\(index)]", problem: "expected a string, got \(item.typeName)")
             }
             if name.isEmpty { throw JobSpecError(field: "\(field(key))[\(index)]", problem: "must not be empty") }
+            if name.utf8.contains(0) { throw JobSpecError(field: "\(field(key))[\(index)]", problem: "must not contain a NUL character") }
             if names.contains(name) {
                 throw JobSpecError(field: "\(field(key))[\(index)]", problem: "\"\(name)\" is listed twice")
             }
