@@ -279,6 +279,23 @@ struct PlaneRequestsTests {
         expectNoSecret(harness)
     }
 
+    /// A connector that stops answering (SIGSTOP: its socket stays open, nothing comes back) does
+    /// not hang a request: the plane's pings give it up and the route answers 422.
+    @Test func aSilentConnectorIsGivenUpOnNotWaitedForForEver() throws {
+        let scratch = try Scratch()
+        let harness = try started(scratch)
+        #expect(try get(harness, "/browse/connections").status == 200)
+        kill(harness.connector!.processIdentifier, SIGSTOP)
+        defer { kill(harness.connector!.processIdentifier, SIGCONT) }
+        let started = Date()
+        let silent = try get(harness, "/browse/connections")
+        #expect(silent.status == 422 || silent.status == 504, "\(silent)")
+        #expect(Date().timeIntervalSince(started) < 70, "the request waited past its own deadline")
+        kill(harness.connector!.processIdentifier, SIGCONT)
+        // Awake again, it redials and answers.
+        #expect(waitUntil(seconds: 60) { (try? get(harness, "/browse/connections").status) == 200 })
+    }
+
     func waitForPush(_ harness: DaemonHarness, _ matches: (JSONValue) -> Bool) -> JSONValue? {
         var found: JSONValue?
         _ = waitUntil(seconds: 30) {

@@ -21,6 +21,8 @@ public actor ConnectorHub {
     private struct Waiter {
         let connectorID: String
         let continuation: CheckedContinuation<Outcome, Never>
+        /// Ends the wait at the deadline; cancelled when the answer comes first.
+        var deadline: Task<Void, Never>?
     }
 
     private var sessions: [String: Session] = [:]
@@ -82,8 +84,8 @@ public actor ConnectorHub {
             Task {
                 if !(await self.send(message, to: connectorID)) { self.finish(requestID, .offline) }
             }
-            Task {
-                try? await Task.sleep(for: .milliseconds(Int(timeoutSeconds * 1000)))
+            waiters[requestID]?.deadline = Task {
+                guard (try? await Task.sleep(for: .milliseconds(Int(timeoutSeconds * 1000)))) != nil else { return }
                 self.finish(requestID, .timedOut)
             }
         }
@@ -96,6 +98,8 @@ public actor ConnectorHub {
     }
 
     private func finish(_ requestID: String, _ outcome: Outcome) {
-        waiters.removeValue(forKey: requestID)?.continuation.resume(returning: outcome)
+        guard let waiter = waiters.removeValue(forKey: requestID) else { return }
+        waiter.deadline?.cancel()
+        waiter.continuation.resume(returning: outcome)
     }
 }
