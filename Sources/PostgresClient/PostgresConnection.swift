@@ -90,9 +90,20 @@ public final class PostgresConnection {
     /// Runs one or more statements without parameters (text results); the last result is returned.
     @discardableResult
     public func execute(_ sql: String) throws -> PostgresResult {
+        try send(sql)
+        return try receive(sql)
+    }
+
+    /// Sends statements without waiting for their result, so the server works while the caller
+    /// does something else; `receive(_:)` collects it. One command at a time is in flight.
+    public func send(_ sql: String) throws {
         try ensureUsable(sql)
         guard PQsendQuery(handle, sql) == 1 else { throw sendFailure(sql) }
-        return try awaitResult(sql: sql)
+    }
+
+    /// The last result of the statements `send(_:)` sent (`sql` names them in errors).
+    public func receive(_ sql: String) throws -> PostgresResult {
+        try awaitResult(sql: sql)
     }
 
     /// Runs one statement with text parameters; `types` are parameter type OIDs (0 = let the server infer).

@@ -9,7 +9,8 @@ struct FetchedBatch: Sendable {
 
 /// The fetching side of the extract: its own thread reads the keyset in segments (one cursor
 /// over one snapshot each, see `SegmentCursor`) and queues batches at most one ahead of the
-/// writer, so fetching and writing overlap on two cores. A segment ends after `maxSnapshot`
+/// writer, so fetching and writing overlap on two cores. Unpaced, the next batch's `FETCH` is
+/// sent as soon as a batch is queued, so the server reads it while this thread waits for room. A segment ends after `maxSnapshot`
 /// seconds, before any long pause (batch delay, a writer that cannot keep up), or when another
 /// session waits for a lock on the table; the next one starts after the last key read.
 /// Transient source failures are retried (bounded, with backoff) from the last fetched position.
@@ -42,6 +43,10 @@ final class FetchPipeline: @unchecked Sendable {
     private var averageRowBytes: Int?
     /// No index on the cursor: one held segment per pass (see `SegmentCursor`).
     private let held: Bool
+    /// Unpaced jobs ask for the next batch before the writer has room for it (see `prefetch`).
+    private let prefetches: Bool
+    /// Rows asked for by a `FETCH` in flight, sent before the batch it starts was due.
+    private var prefetched: Int?
     private let queue = Handoff<FetchedBatch>(capacity: 1)
     private var thread: OSThread?
     private var writers: InFlightWriters?
@@ -58,6 +63,7 @@ final class FetchPipeline: @unchecked Sendable {
          maxRowBytes: Int = .max, rereadFrom: String?, retry: RetryPolicy,
          clock: MonotonicClock, stopFlag: StopFlag, logger: Logger) {
         self.held = heldSegments
+        self.prefetches = pacing.maxRowsPerSec == 0 && pacing.batchDelayMs == 0
         self.batchBytes = max(1, batchBytes)
         self.maxRowBytes = maxRowBytes
         self.plan = plan
@@ -115,6 +121,9 @@ final class FetchPipeline: @unchecked Sendable {
             let limit = sizer.current
             let startedAt = clock.now()
             let fetched: (batch: RowBatch, exhausted: Bool)
+            // A prefetch asked for more than this batch may hold now: its rows cannot be given
+            // back to the cursor, so the segment starts again from the position.
+            if let asked = prefetched, asked > firstFetchRows(limit: limit) { closeSegment() }
             do {
                 if segmentOpenedAt == nil { try openSegment(at: position) }
                 fetched = try fetchBatch(rows: limit)
@@ -147,7 +156,26 @@ final class FetchPipeline: @unchecked Sendable {
             } else {
                 position = after
                 try endSegmentIfDue()
+                if prefetches && segmentOpenedAt != nil && !stopFlag.isRaised { prefetch(limit: sizer.current) }
             }
+        }
+    }
+
+    /// Rows the first fetch of a batch asks for: the batch's row limit, or fewer when the last
+    /// fetch's rows say fewer fit in `batchBytes` (the job's first fetch reads one row).
+    private func firstFetchRows(limit: Int) -> Int {
+        min(limit, averageRowBytes.map { max(1, batchBytes / max(1, $0)) } ?? 1)
+    }
+
+    /// Sends the next batch's first `FETCH` now; `fetchBatch` collects it. A failure to send is
+    /// left for that next fetch to meet (the segment is closed, so it reopens and fails there).
+    private func prefetch(limit: Int) {
+        let rows = firstFetchRows(limit: limit)
+        do {
+            try SegmentCursor.sendFetch(link.connection, rows: rows)
+            prefetched = rows
+        } catch {
+            closeSegment()
         }
     }
 
@@ -159,8 +187,16 @@ final class FetchPipeline: @unchecked Sendable {
         var rows = 0, bytes = 0
         while rows < limit && bytes < batchBytes {
             let fits = averageRowBytes.map { max(1, (batchBytes - bytes) / max(1, $0)) } ?? 1
-            let want = min(limit - rows, fits)
-            let result = try SegmentCursor.fetch(link.connection, rows: want)
+            var want = min(limit - rows, fits)
+            let result: PostgresResult
+            if let asked = prefetched {
+                // Sent by `prefetch` with at most the rows a batch's first fetch asks for now.
+                prefetched = nil
+                want = asked
+                result = try SegmentCursor.receiveFetch(link.connection, rows: asked)
+            } else {
+                result = try SegmentCursor.fetch(link.connection, rows: want)
+            }
             var resultBytes = 0
             for row in 0..<result.rowCount {
                 let size = result.rowBytes(row)
@@ -193,6 +229,11 @@ final class FetchPipeline: @unchecked Sendable {
     private func closeSegment() {
         guard segmentOpenedAt != nil else { return }
         segmentOpenedAt = nil
+        if let asked = prefetched {
+            // Rows read ahead and not handed on: dropped; the next segment reads them again.
+            prefetched = nil
+            _ = try? SegmentCursor.receiveFetch(link.connection, rows: asked)
+        }
         SegmentCursor.close(link.connection, held: held)
     }
 

@@ -70,8 +70,20 @@ enum SegmentCursor {
     }
 
     static func fetch(_ connection: PostgresConnection, rows: Int) throws -> PostgresResult {
-        try connection.execute("FETCH FORWARD \(rows) FROM \(name)")
+        try connection.execute(fetchSQL(rows))
     }
+
+    /// Asks for the next rows without waiting for them (`receive` collects them): the server
+    /// reads while the caller hands the previous batch on.
+    static func sendFetch(_ connection: PostgresConnection, rows: Int) throws {
+        try connection.send(fetchSQL(rows))
+    }
+
+    static func receiveFetch(_ connection: PostgresConnection, rows: Int) throws -> PostgresResult {
+        try connection.receive(fetchSQL(rows))
+    }
+
+    private static func fetchSQL(_ rows: Int) -> String { "FETCH FORWARD \(rows) FROM \(name)" }
 
     /// Ends the segment's transaction, or drops a held cursor's kept result (its transaction has
     /// ended already); a broken connection has nothing left to end.
