@@ -75,4 +75,65 @@ public enum CellText {
         if withZone { out[26] = UInt8(ascii: "Z"); return 27 }
         return 26
     }
+
+    /// Exact powers of ten a Double holds (10^0 ... 10^22).
+    private static let exactPowersOfTen: [Double] = (0...22).map { exponent in
+        var value = 1.0
+        for _ in 0..<exponent { value *= 10 }
+        return value
+    }
+
+    /// Parses a decimal number (`-?digits[.digits][e[+-]digits]`, as Postgres prints float4 and
+    /// float8) when that can be done exactly with one rounding: a significand of at most 2^53
+    /// and a power of ten of at most 10^22 (Clinger's fast path), both exact in a Double, so one
+    /// multiplication or division gives the correctly rounded value strtod would. Returns nil
+    /// otherwise (more digits, larger exponents, NaN, Infinity); the caller then uses strtod.
+    public static func exactDouble(_ bytes: UnsafeBufferPointer<UInt8>) -> Double? {
+        let count = bytes.count
+        var index = 0
+        let negative = count > 0 && bytes[0] == UInt8(ascii: "-")
+        if negative { index = 1 }
+        var significand: UInt64 = 0
+        var digits = 0
+        var exponent = 0
+        var sawDigit = false
+        while index < count, bytes[index] >= 48, bytes[index] <= 57 {
+            significand = significand &* 10 &+ UInt64(bytes[index] - 48)
+            if significand != 0 { digits += 1 }
+            sawDigit = true
+            index += 1
+        }
+        if index < count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            while index < count, bytes[index] >= 48, bytes[index] <= 57 {
+                significand = significand &* 10 &+ UInt64(bytes[index] - 48)
+                if significand != 0 { digits += 1 }
+                exponent -= 1
+                sawDigit = true
+                index += 1
+            }
+        }
+        guard sawDigit, digits <= 19 else { return nil }
+        if index < count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            index += 1
+            var exponentNegative = false
+            if index < count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                exponentNegative = bytes[index] == UInt8(ascii: "-")
+                index += 1
+            }
+            var written = 0
+            var exponentDigits = 0
+            while index < count, bytes[index] >= 48, bytes[index] <= 57, exponentDigits < 5 {
+                written = written * 10 + Int(bytes[index] - 48)
+                exponentDigits += 1
+                index += 1
+            }
+            guard exponentDigits > 0 else { return nil }
+            exponent += exponentNegative ? -written : written
+        }
+        guard index == count, significand <= 1 << 53, exponent >= -22, exponent <= 22 else { return nil }
+        var value = Double(significand)
+        value = exponent >= 0 ? value * exactPowersOfTen[exponent] : value / exactPowersOfTen[-exponent]
+        return negative ? -value : value
+    }
 }

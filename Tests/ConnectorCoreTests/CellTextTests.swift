@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import KBRules
 import Testing
 @testable import ConnectorCore
 
@@ -60,6 +64,35 @@ struct CellTextTests {
         #expect(SQLIdentifier.quote("we\"ird; DROP TABLE x; --") == "\"we\"\"ird; DROP TABLE x; --\"")
         #expect(SQLIdentifier.quote(schema: "My Schema", table: "T\"") == "\"My Schema\".\"T\"\"\"")
     }
+
+    /// The fast path must give strtod's exact bits whenever it answers, and decline the rest.
+    @Test func exactDoublesAreStrtodsBitForBit() {
+        func strtodValue(_ text: String) -> Double { text.withCString { strtod($0, nil) } }
+        func check(_ text: String) -> Bool {
+            guard let fast = withBytes(text, CellText.exactDouble) else { return false }
+            #expect(fast.bitPattern == strtodValue(text).bitPattern, "\(text): \(fast) vs strtod \(strtodValue(text))")
+            return true
+        }
+        var generator = SystemRandomNumberGenerator()
+        var answered = 0
+        for _ in 0..<20_000 {
+            let value = Double.random(in: -1000...1000, using: &generator)
+            let scaled = value * Double(sign: .plus, exponent: Int.random(in: -80...80, using: &generator), significand: 1)
+            for text in [value.description, scaled.description, String(format: "%.17g", value), String(format: "%.6f", value),
+                         String(format: "%.3e", scaled)] where check(text) {
+                answered += 1
+            }
+        }
+        #expect(answered > 30_000)  // most of Postgres's shortest forms take the fast path
+        for text in ["0", "-0", "1", "-1.5", "0.1", "433.107519809455", "1e22", "1e-22", "9007199254740992", "1.", ".5", "1.5e+3", "25E-2"] {
+            #expect(check(text), "\(text) should take the fast path")
+        }
+        #expect(withBytes("-0", CellText.exactDouble)?.sign == .minus)
+        for text in ["", "-", ".", "e5", "1e", "1e+", "NaN", "Infinity", "-Infinity", "1e23", "1e-23", "9007199254740993",
+                     "12345678901234567890", "0.30000000000000004", "1.5x", " 1", "1 ", "--1", "1e99999"] {
+            #expect(withBytes(text, CellText.exactDouble) == nil, "\(text) should be left to strtod")
+        }
+    }
 }
 
 @Suite("JSON parsing")
@@ -84,4 +117,5 @@ struct JSONParserTests {
             #expect(throws: JSONParser.SyntaxError.self) { try JSONParser.parse(text) }
         }
     }
+
 }

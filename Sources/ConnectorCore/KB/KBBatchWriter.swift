@@ -45,7 +45,8 @@ final class KBBatchWriter {
                 try insert.bindInteger(cell.first == UInt8(ascii: "t") ? 1 : 0, at: index)
             case .real:
                 // libpq's cells are NUL-terminated, so strtod can read them in place.
-                let value = strtod(UnsafeRawPointer(cell.baseAddress!).assumingMemoryBound(to: CChar.self), nil)
+                let value = CellText.exactDouble(cell)
+                    ?? strtod(UnsafeRawPointer(cell.baseAddress!).assumingMemoryBound(to: CChar.self), nil)
                 if value.isNaN { try insert.bindTextNoCopy(cell, at: index) } else { try insert.bindReal(value, at: index) }
             case .bytea:
                 if CellText.byteaHex(cell, into: &blob) {
