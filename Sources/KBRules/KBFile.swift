@@ -13,7 +13,7 @@ public final class KBFile {
     public init(path: String, kbID: Int64, label: String) throws {
         self.kbID = kbID
         self.label = label
-        database = try SQLiteDatabase.openWAL(path: path)
+        database = try SQLiteDatabase.openWAL(path: path, pageSize: SQLiteDatabase.kbPageSize)
         try database.execute(
             """
             CREATE TABLE IF NOT EXISTS _timbal_jobs (
