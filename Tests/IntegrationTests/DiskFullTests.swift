@@ -15,7 +15,7 @@ struct DiskFullTests {
             """)
         let mountPoint = scratch.stateDir + "/small"
         try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
-        #expect(system("mount -t tmpfs -o size=700k tmpfs '\(mountPoint)'") == 0)
+        #expect(system("mount -t tmpfs -o size=2m tmpfs '\(mountPoint)'") == 0)
         defer { _ = system("umount '\(mountPoint)'") }
 
         let spec = scratch.spec(table: "events", batchRows: 500)
@@ -25,13 +25,13 @@ struct DiskFullTests {
             return sqlite.isDiskFull && "\(error)".contains("full") && "\(error)".contains(mountPoint + "/kb/1.sqlite")
         }
         // What landed is whole batches with the matching checkpoint.
-        let record = try LocalKB(stateDir: mountPoint, kbID: 1).jobRecord("full")!
+        let record = try #require(try LocalKB(stateDir: mountPoint, kbID: 1).jobRecord("full"), "the job was registered before the disk filled")
         let kb = try SQLiteDatabase(path: LocalKB.path(stateDir: mountPoint, kbID: 1))
         #expect(try kb.rows("SELECT count(*) FROM events").first == [.integer(record.rowsLanded)])
         #expect(record.rowsLanded % 500 == 0)
-        #expect(record.rowsLanded < 20_000)
+        #expect(record.rowsLanded > 0 && record.rowsLanded < 20_000)
 
-        #expect(system("mount -o remount,size=16m '\(mountPoint)'") == 0)
+        #expect(system("mount -o remount,size=64m '\(mountPoint)'") == 0)
         let resumed = try Extractor(spec: spec, jobID: "full", connection: scratch.connection, stateDir: mountPoint, logger: scratch.logger).run()
         #expect(resumed.state == .completed)
         #expect(try kb.rows("SELECT count(*), count(DISTINCT id), min(id), max(id) FROM events").first
