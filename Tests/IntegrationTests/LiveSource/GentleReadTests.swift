@@ -44,6 +44,49 @@ struct GentleReadTests {
         #expect(try scratch.kbIntegers("id", table: "ties") == Array(1...300))
     }
 
+    /// Unpaced, the next batch's FETCH is sent before the writer has room for it. A writer that
+    /// stalls (a slow disk) makes the fetcher end the segment with that FETCH in flight: its rows
+    /// are dropped and read again by the next segment, from the last batch handed on, while the
+    /// table moves on (rows inserted and updated during the stall).
+    @Test(arguments: [true, false])
+    func aSegmentEndedWithAFetchInFlightDropsItsRowsAndReadsThemAgain(indexed: Bool) throws {
+        let scratch = try Scratch()
+        try scratch.sql("""
+            CREATE TABLE {s}.ahead (id int PRIMARY KEY, updated_at timestamptz NOT NULL, note text);
+            INSERT INTO {s}.ahead SELECT g, '2026-01-01'::timestamptz + (g / 3) * interval '1 s', 'v1' FROM generate_series(1, 6000) g;
+            """)
+        if indexed { try scratch.sql("CREATE INDEX ON {s}.ahead (updated_at, id)") }
+        let spec = scratch.spec(table: "ahead", batchRows: 500)
+        var stalled = false
+        let result = try scratch.extractor(spec, jobID: "ahead").run { progress in
+            guard progress.batches == 3, !stalled else { return }
+            stalled = true
+            // While the writer stalls: new rows at the end, and rows not read yet updated.
+            _ = try? scratch.sql("""
+                INSERT INTO {s}.ahead SELECT g, '2027-01-01'::timestamptz + g * interval '1 s', 'new' FROM generate_series(6001, 6100) g;
+                UPDATE {s}.ahead SET note = 'v2' WHERE id BETWEEN 2000 AND 2010;
+                """)
+            Thread.sleep(forTimeInterval: 1.6)
+        }
+        #expect(result.state == .completed)
+        if indexed {
+            // The stall ended the segment; the next one, a new snapshot, sees the inserted rows.
+            #expect(result.segments >= 2)
+            #expect(try scratch.kbIntegers("id", table: "ahead") == Array(1...6100))
+            // Batches are rows 1-500, 501-1000, ...: at the stall batch 4 (to id 2000) was handed
+            // on and batch 5 was in flight. Rows 2001-2010 were dropped with it and read again from
+            // the new snapshot (updated); row 2000 keeps the version read before the update, which
+            // the job's next incremental run reads again.
+            let notes = try scratch.kb().rows("SELECT id FROM ahead WHERE id BETWEEN 2000 AND 2010 AND note = 'v2' ORDER BY id")
+            #expect(notes.map { $0[0] } == (2001...2010).map { .integer(Int64($0)) })
+        } else {
+            // A held segment holds no snapshot, so the stall does not end it: its sorted result,
+            // taken before the changes, is read to the end (the next incremental run reads them).
+            #expect(result.segments == 1)
+            #expect(try scratch.kbIntegers("id", table: "ahead") == Array(1...6000))
+        }
+    }
+
     /// Without an index the server sorts the table once and keeps the result: while the paced job
     /// reads it, the session holds no snapshot (nothing holds back VACUUM) and no lock on the table.
     @Test func aPacedUnindexedJobHoldsNoSnapshotWhileItReads() throws {
