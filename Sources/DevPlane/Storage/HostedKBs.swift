@@ -12,6 +12,8 @@ public final class HostedKBs: @unchecked Sendable {
     private let directory: String
     private let lock = Lock()
     private var open: [Int64: KBFile] = [:]
+    /// Each open KB's WAL checkpoints run on a thread of their own, off the landing task.
+    private var checkpointers: [Int64: WALCheckpointer] = [:]
     /// The table each running job writes into, decided at its first batch of a run.
     private var targets: [String: KBTarget] = [:]
 
@@ -40,6 +42,7 @@ public final class HostedKBs: @unchecked Sendable {
                 job_id TEXT NOT NULL, seq INTEGER NOT NULL, rows INTEGER NOT NULL, checkpoint TEXT, landed_at TEXT NOT NULL,
                 PRIMARY KEY (job_id, seq))
             """)
+        checkpointers[kbID] = try WALCheckpointer(path: path(kbID: kbID), writer: kb.database)
         open[kbID] = kb
         return kb
     }

@@ -202,8 +202,10 @@ private struct RowScanner {
         return .raw(start..<index)
     }
 
-    /// A JSON number as a Double, parsed by strtod from a NUL-terminated copy (nil if not all of it is a number).
+    /// A JSON number as a Double: exactly by `CellText.exactDouble` when it can, else by strtod
+    /// from a NUL-terminated copy (nil if not all of it is a number).
     private static func double(_ cell: UnsafeBufferPointer<UInt8>) -> Double? {
+        if let exact = CellText.exactDouble(cell) { return exact }
         guard !cell.isEmpty, cell.count < 64 else { return cell.isEmpty ? nil : Double(String(decoding: cell, as: UTF8.self)) }
         return withUnsafeTemporaryAllocation(of: CChar.self, capacity: 64) { buffer in
             for i in 0..<cell.count { buffer[i] = CChar(bitPattern: cell[i]) }
@@ -247,8 +249,14 @@ enum JSONStringBody {
             return value
         }
         while index < range.upperBound {
-            let byte = bytes[index]
-            guard byte == UInt8(ascii: "\\") else { out.append(byte); index += 1; continue }
+            guard bytes[index] == UInt8(ascii: "\\") else {
+                // Copy the run up to the next escape at once.
+                var end = index + 1
+                while end < range.upperBound, bytes[end] != UInt8(ascii: "\\") { end += 1 }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[index..<end]))
+                index = end
+                continue
+            }
             guard index + 1 < range.upperBound else { return false }
             let escape = bytes[index + 1]
             index += 2

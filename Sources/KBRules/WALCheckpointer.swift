@@ -1,15 +1,16 @@
 import SQLiteStore
+import TimbalSupport
 
 /// Moves SQLite's WAL checkpoints off the writer's thread: the writer's connection stops
 /// checkpointing on commit (`wal_autocheckpoint = 0`), and this thread, on a connection of its
 /// own, copies committed pages from the WAL into the database file every `interval` seconds
 /// (PASSIVE: it never blocks the writer or readers). Crash safety is SQLite's own: a checkpoint
 /// only copies pages already committed in the WAL.
-final class WALCheckpointer: @unchecked Sendable {
+public final class WALCheckpointer: @unchecked Sendable {
     private let stopFlag = StopFlag()
     private var thread: OSThread?
 
-    init(path: String, writer: SQLiteDatabase, interval: Double = 0.2) throws {
+    public init(path: String, writer: SQLiteDatabase, interval: Double = 0.2) throws {
         try writer.execute("PRAGMA wal_autocheckpoint = 0")
         let stopFlag = self.stopFlag
         thread = OSThread(name: "timbal-checkpoint") {
@@ -26,7 +27,7 @@ final class WALCheckpointer: @unchecked Sendable {
     }
 
     /// Stops the thread after one last checkpoint; the writer checkpoints on commit again.
-    func stop(writer: SQLiteDatabase) {
+    public func stop(writer: SQLiteDatabase) {
         guard let running = thread else { return }
         thread = nil
         stopFlag.raise()
