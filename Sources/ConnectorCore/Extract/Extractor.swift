@@ -143,6 +143,7 @@ public final class Extractor: @unchecked Sendable {
         let pipeline = FetchPipeline(plan: plan, link: sourceLink, start: start, batchRows: spec.batchRows,
                                      pacing: spec.pacing, maxSnapshotSeconds: segmentSeconds, heldSegments: plan.isKeylessSnapshot || (!indexed && table.relkind != "v"),
                                      batchBytes: settings.batchBytes, maxRowBytes: sink.maxRowBytes,
+                                     statementTimeoutSeconds: Double(settings.statementTimeoutMs) / 1000,
                                      rereadFrom: carriedRereadFrom, retry: retry, clock: clock, stopFlag: stopFlag, logger: logger)
         if stopFlag.isRaised { sourceLink.cancel() }
 

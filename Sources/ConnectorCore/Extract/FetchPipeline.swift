@@ -45,8 +45,13 @@ final class FetchPipeline: @unchecked Sendable {
     private let held: Bool
     /// Unpaced jobs ask for the next batch before the writer has room for it (see `prefetch`).
     private let prefetches: Bool
-    /// Rows asked for by a `FETCH` in flight, sent before the batch it starts was due.
+    /// Rows asked for by a `FETCH` sent before the batch it starts was due: in flight, or
+    /// `collected` (received while a held segment waited long for the writer).
     private var prefetched: Int?
+    private var collected: PostgresResult?
+    /// Read-ahead needs a statement timeout of at least this (a FETCH whose rows the server cannot
+    /// send while the writer is behind counts against it); with less, or paced, there is none.
+    static let prefetchMinimumStatementTimeout = 2 * idleLimit
     private let queue = Handoff<FetchedBatch>(capacity: 1)
     private var thread: OSThread?
     private var writers: InFlightWriters?
@@ -60,10 +65,11 @@ final class FetchPipeline: @unchecked Sendable {
 
     init(plan: ExtractPlan, link: SourceLink, start: KeysetPosition, batchRows: Int, pacing: Pacing,
          maxSnapshotSeconds: Double, heldSegments: Bool = false, batchBytes: Int = ConnectionSettings.defaultBatchBytes,
-         maxRowBytes: Int = .max, rereadFrom: String?, retry: RetryPolicy,
+         maxRowBytes: Int = .max, statementTimeoutSeconds: Double = 0, rereadFrom: String?, retry: RetryPolicy,
          clock: MonotonicClock, stopFlag: StopFlag, logger: Logger) {
         self.held = heldSegments
         self.prefetches = pacing.maxRowsPerSec == 0 && pacing.batchDelayMs == 0
+            && (statementTimeoutSeconds == 0 || statementTimeoutSeconds >= Self.prefetchMinimumStatementTimeout)
         self.batchBytes = max(1, batchBytes)
         self.maxRowBytes = maxRowBytes
         self.plan = plan
@@ -114,8 +120,9 @@ final class FetchPipeline: @unchecked Sendable {
             if wait > Self.idleLimit && !held { closeSegment() }
             if wait > 0, stopFlag.wait(seconds: wait) { return }
             if !queue.waitForRoom(seconds: Self.idleLimit) {
-                // A held segment holds no snapshot: it may wait as long as the writer needs.
-                if !held { closeSegment() }
+                // A held segment holds no snapshot: it may wait as long as the writer needs, with
+                // its read-ahead taken in (so no statement timeout can end it meanwhile).
+                if held { collectPrefetch() } else { closeSegment() }
                 guard queue.waitForRoom(seconds: .infinity) else { return }
             }
             let limit = sizer.current
@@ -161,6 +168,18 @@ final class FetchPipeline: @unchecked Sendable {
         }
     }
 
+    /// Takes in the read-ahead of a held segment that waits long for the writer. A failure drops
+    /// it with the segment: the next fetch reopens one, and meets the failure there.
+    private func collectPrefetch() {
+        guard let asked = prefetched, collected == nil else { return }
+        do {
+            collected = try SegmentCursor.receiveFetch(link.connection, rows: asked)
+        } catch {
+            prefetched = nil
+            closeSegment()
+        }
+    }
+
     /// Rows the first fetch of a batch asks for: the batch's row limit, or fewer when the last
     /// fetch's rows say fewer fit in `batchBytes` (the job's first fetch reads one row).
     private func firstFetchRows(limit: Int) -> Int {
@@ -193,7 +212,12 @@ final class FetchPipeline: @unchecked Sendable {
                 // Sent by `prefetch` with at most the rows a batch's first fetch asks for now.
                 prefetched = nil
                 want = asked
-                result = try SegmentCursor.receiveFetch(link.connection, rows: asked)
+                if let early = collected {
+                    collected = nil
+                    result = early
+                } else {
+                    result = try SegmentCursor.receiveFetch(link.connection, rows: asked)
+                }
             } else {
                 result = try SegmentCursor.fetch(link.connection, rows: want)
             }
@@ -232,7 +256,8 @@ final class FetchPipeline: @unchecked Sendable {
         if let asked = prefetched {
             // Rows read ahead and not handed on: dropped; the next segment reads them again.
             prefetched = nil
-            _ = try? SegmentCursor.receiveFetch(link.connection, rows: asked)
+            if collected == nil { _ = try? SegmentCursor.receiveFetch(link.connection, rows: asked) }
+            collected = nil
         }
         SegmentCursor.close(link.connection, held: held)
     }

@@ -87,6 +87,32 @@ struct GentleReadTests {
         }
     }
 
+    /// A held segment waits for a stalled writer as long as it takes; its read-ahead FETCH, whose
+    /// rows the server cannot send meanwhile (more than the socket holds), is taken in after a
+    /// second, so the statement timeout does not cancel it (which would retry the job and sort
+    /// the table again).
+    @Test func aHeldSegmentsReadAheadOutlastsAWriterStallLongerThanTheStatementTimeout() throws {
+        let scratch = try Scratch()
+        try scratch.sql("""
+            CREATE TABLE {s}.fat (id int PRIMARY KEY, updated_at timestamptz NOT NULL, pad text);
+            INSERT INTO {s}.fat SELECT g, '2026-01-01'::timestamptz + (g * 7919 % 12000) * interval '1 s', repeat(md5(g::text), 128)
+            FROM generate_series(1, 12000) g;
+            """)
+        var settings = scratch.connection
+        settings.statementTimeoutMs = 2_500
+        // ~16 MB a batch: at the stall, batch 2 waits in the queue and batch 3 is read ahead.
+        let spec = scratch.spec(table: "fat", batchRows: 4_000)
+        var stalled = false
+        let result = try Extractor(spec: spec, jobID: "fat", connection: settings, stateDir: scratch.stateDir, logger: scratch.logger).run { _ in
+            guard !stalled else { return }
+            stalled = true
+            Thread.sleep(forTimeInterval: 4)
+        }
+        #expect(result.state == .completed)
+        #expect(result.retries == 0 && result.segments == 1)
+        #expect(try scratch.kbIntegers("id", table: "fat") == Array(1...12000))
+    }
+
     /// Without an index the server sorts the table once and keeps the result: while the paced job
     /// reads it, the session holds no snapshot (nothing holds back VACUUM) and no lock on the table.
     @Test func aPacedUnindexedJobHoldsNoSnapshotWhileItReads() throws {
