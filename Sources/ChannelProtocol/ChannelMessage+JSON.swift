@@ -33,6 +33,10 @@ extension ChannelMessage {
 
     /// A batch message whose rows are already JSON (`[[...], ...]`), spliced in without re-encoding.
     public static func encodedBatch(_ header: HostedBatch, rowsJSON: [UInt8]) -> [UInt8] {
+        rowsJSON.withUnsafeBufferPointer { encodedBatch(header, rowsJSON: $0) }
+    }
+
+    public static func encodedBatch(_ header: HostedBatch, rowsJSON: UnsafeBufferPointer<UInt8>) -> [UInt8] {
         var bytes = Array(ChannelMessage.batch(header).encoded().utf8)
         // The header ends with `"rows":[]}`: put the real rows in place of the empty array.
         precondition(bytes.suffix(3) == Array("[]}".utf8))

@@ -95,6 +95,25 @@ struct CellTextTests {
     }
 }
 
+@Suite("Hosted rows as JSON")
+struct JSONRowEncoderTests {
+    /// Every byte a JSON string must escape, in cells small and large (escapes across the
+    /// encoder's 4 KiB chunks), reads back as the same text; numbers stay numbers.
+    @Test func cellsReadBackExactlyFromTheJSON() throws {
+        var control = ""
+        for scalar in 0..<0x20 { control.unicodeScalars.append(Unicode.Scalar(UInt8(scalar))) }
+        let large = String(repeating: "ab\"c\\d\u{1}é\n", count: 2_000)  // 18 KB, escapes everywhere
+        let cells: [String?] = ["42", "-1.5", "t", "\\x00ff", "2026-06-01 12:00:00.5+00", control + "\"\\/", large, nil, "12.50"]
+        let kinds: [ColumnKind] = [.integer, .real, .boolean, .bytea, .timestamptz, .text, .text, .text, .numeric]
+        let encoder = JSONRowEncoder(kinds: kinds)
+        var bytes: [UInt8] = []
+        encoder.appendRow(cells, to: &bytes)
+        let row = try JSONParser.parse(bytes)
+        #expect(row == .array([.number("42"), .number("-1.5"), .bool(true), .string("0x00ff"), .string("2026-06-01T12:00:00.500000Z"),
+                               .string(control + "\"\\/"), .string(large), .null, .string("12.50")]))
+    }
+}
+
 @Suite("JSON parsing")
 struct JSONParserTests {
     @Test func keepsNumbersExactAndDecodesEscapes() throws {

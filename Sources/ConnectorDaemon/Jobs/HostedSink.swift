@@ -25,7 +25,6 @@ public final class HostedSink: BatchSink, @unchecked Sendable {
     /// The first batch of a run tells the plane to check the KB table against the source again.
     private var runStarted = false
     private var encoder: JSONRowEncoder?
-    private var buffer: [UInt8] = []
     private let onCommit: @Sendable (Checkpoint?, Int64) -> Void
 
     /// `resume` is where the plane says this job stands (its last landed batch).
@@ -65,18 +64,16 @@ public final class HostedSink: BatchSink, @unchecked Sendable {
     public var maxRowBytes: Int { ChannelClient.maxMessageBytes / 2 - 4096 }
 
     public func land(_ batch: RowBatch, checkpoint: Checkpoint?) throws -> Int {
-        buffer.removeAll(keepingCapacity: true)
-        encoder!.appendRows(batch, to: &buffer)
-        if buffer.count > ChannelClient.maxMessageBytes - 65_536 {
-            throw HostedSinkError.frameTooLarge(rows: batch.rowCount, bytes: buffer.count)
+        try encoder!.withRows(batch) { rows in
+            if rows.count > ChannelClient.maxMessageBytes - 65_536 {
+                throw HostedSinkError.frameTooLarge(rows: batch.rowCount, bytes: rows.count)
+            }
+            try send(rowsJSON: rows, rowCount: batch.rowCount, checkpoint: checkpoint, final: false)
         }
-        // The encoding buffer of a large batch is not kept for the next, small one.
-        defer { if buffer.capacity > 4 << 20 { buffer = [] } }
-        try send(rowsJSON: buffer, rowCount: batch.rowCount, checkpoint: checkpoint, final: false)
         return 0
     }
 
-    private func send(rowsJSON: [UInt8], rowCount: Int, checkpoint: Checkpoint?, final: Bool) throws {
+    private func send(rowsJSON: UnsafeBufferPointer<UInt8>, rowCount: Int, checkpoint: Checkpoint?, final: Bool) throws {
         let frame: [UInt8] = lock.withLock {
             var header = HostedBatch(
                 jobID: jobID, seq: nextSeq, kbID: spec.kbID, destTable: spec.destTable, mode: spec.mode.rawValue,
@@ -132,7 +129,7 @@ public final class HostedSink: BatchSink, @unchecked Sendable {
     public func close(state: ExtractResult.State) throws {
         if state == .completed {
             // An empty final batch tells the plane the job's data is complete (a replace swaps then).
-            try send(rowsJSON: Array("[]".utf8), rowCount: 0, checkpoint: committedOrLast(), final: true)
+            try Array("[]".utf8).withUnsafeBufferPointer { try send(rowsJSON: $0, rowCount: 0, checkpoint: committedOrLast(), final: true) }
         }
         // Wait for every batch to be acknowledged; a stop waits a little, best effort.
         let deadline = monotonicSeconds() + (state == .completed ? .infinity : 5)
