@@ -3,8 +3,8 @@
 
 Usage: bench/pacing.py BIN DSN [SECONDS]. For each cap (1,000, 10,000, 50,000 rows/s) it runs
 `timbal-connector extract` on bench_events for SECONDS (default 20), timestamps every
-`batch fetched` trace line as it arrives, and prints achieved rate / cap and the most rows
-fetched in any one-second window / cap.
+`batch landed` line as it arrives (the cap is judged on rows landed in the KB), and prints
+achieved rate / cap and the most rows landed in any one-second window / cap.
 """
 import json, os, signal, subprocess, sys, tempfile, time
 
@@ -25,7 +25,7 @@ def run(cap):
     fetches = []
     deadline = None
     for line in process.stderr:
-        if "batch fetched" not in line:
+        if "batch landed" not in line:
             continue
         now = time.monotonic()
         rows = int(line.split("batch.rows=")[1].split()[0])
@@ -36,7 +36,7 @@ def run(cap):
             process.send_signal(signal.SIGTERM)
             break
     process.wait()
-    # Sustained rate: rows fetched before the last fetch, over the time to it.
+    # Sustained rate: rows landed before the last batch, over the time to it.
     span = fetches[-1][0] - fetches[0][0]
     rate = sum(r for _, r in fetches[:-1]) / span
     busiest = 0

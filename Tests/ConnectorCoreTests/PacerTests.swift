@@ -3,8 +3,9 @@ import Testing
 
 @Suite("Pacing")
 struct PacerTests {
-    /// Drives a pacer on a simulated clock: each batch lands `landTime` seconds after it may go;
-    /// `stalls` maps a batch number to extra seconds lost before it (a lock, a hung server).
+    /// Drives a pacer on a simulated clock as the extractor does: a batch is admitted (its rows
+    /// spent) when it may go and lands `landTime` seconds later; `stalls` maps a batch number to
+    /// extra seconds lost before it (a lock, a hung server).
     func simulate(pacing: Pacing, batchRows: Int, seconds: Double, landTime: Double = 0.001,
                   stalls: [Int: Double] = [:]) -> [(start: Double, rows: Int)] {
         var pacer = Pacer(pacing: pacing)
@@ -14,10 +15,10 @@ struct PacerTests {
         while now < seconds {
             now += stalls[landed.count] ?? 0
             now += max(0, pacer.delayBeforeRows(rows, now: now))
+            pacer.spend(rows, now: now)
             now += landTime
             guard now < seconds else { break }
             landed.append((now, rows))
-            pacer.spend(rows, now: now)
         }
         return landed
     }
@@ -31,12 +32,14 @@ struct PacerTests {
         return best
     }
 
-    @Test(arguments: [100, 1_000, 10_000, 50_000])
-    func holdsTheCapSustainedAndInEveryWindow(cap: Int) {
-        let fetches = simulate(pacing: Pacing(maxRowsPerSec: cap), batchRows: 5000, seconds: 30)
+    /// Landing time earns tokens like any other time: spending only once a batch had landed
+    /// lost it to the full bucket (0.94 of a 50,000 rows/s cap with 3 ms commits, bench/pacing.sh).
+    @Test(arguments: [100, 1_000, 10_000, 50_000], [0.001, 0.005, 0.02])
+    func holdsTheCapSustainedAndInEveryWindow(cap: Int, landTime: Double) {
+        let fetches = simulate(pacing: Pacing(maxRowsPerSec: cap), batchRows: 5000, seconds: 30, landTime: landTime)
         let total = fetches.reduce(0) { $0 + $1.rows }
         let rate = Double(total) / 30
-        #expect(abs(rate / Double(cap) - 1) <= 0.03)
+        #expect(abs(rate / Double(cap) - 1) <= 0.01, "rate \(rate) for a cap of \(cap)")
         #expect(Double(largestWindow(fetches)) <= 1.1 * Double(cap))
     }
 

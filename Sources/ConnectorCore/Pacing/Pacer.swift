@@ -42,7 +42,7 @@ public struct Pacer: Sendable {
         return available >= needed ? 0 : (needed - available) / Double(maxRowsPerSec)
     }
 
-    /// Records that `rows` rows went at `now`.
+    /// Records that `rows` rows went at `now`: call when they are admitted, before they are written.
     public mutating func spend(_ rows: Int, now: Double) {
         guard maxRowsPerSec > 0 else { return }
         tokens = tokensAt(now) - Double(rows)
