@@ -25,8 +25,9 @@ public final class PostgresResult {
     /// The text form of a cell, or nil for NULL. Valid while this result lives.
     public func bytes(_ row: Int, _ column: Int) -> UnsafeBufferPointer<UInt8>? {
         let r = Int32(row), c = Int32(column)
-        if PQgetisnull(handle, r, c) == 1 { return nil }
+        // libpq gives NULL a length of 0, so only an empty cell needs asking whether it is NULL.
         let length = Int(PQgetlength(handle, r, c))
+        if length == 0, PQgetisnull(handle, r, c) == 1 { return nil }
         let pointer = UnsafeRawPointer(PQgetvalue(handle, r, c)!).assumingMemoryBound(to: UInt8.self)
         return UnsafeBufferPointer(start: pointer, count: length)
     }
