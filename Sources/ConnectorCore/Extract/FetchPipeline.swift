@@ -44,11 +44,14 @@ final class FetchPipeline: @unchecked Sendable {
     /// No index on the cursor: one held segment per pass (see `SegmentCursor`).
     private let held: Bool
     /// Unpaced jobs ask for the next batch before the writer has room for it (see `prefetch`).
-    private let prefetches: Bool
+    /// Turned off for the rest of the run once a read-ahead is dropped because the writer fell
+    /// more than a second behind: each batch would otherwise be read twice.
+    private var prefetches: Bool
     /// Rows asked for by a `FETCH` sent before the batch it starts was due: in flight, or
-    /// `collected` (received while a held segment waited long for the writer).
+    /// `collected` (received, or failed, while a held segment waited long for the writer). A
+    /// failure is thrown where the rows would have been used, like any fetch's.
     private var prefetched: Int?
-    private var collected: PostgresResult?
+    private var collected: Result<PostgresResult, Error>?
     /// Read-ahead needs a statement timeout of at least this (a FETCH whose rows the server cannot
     /// send while the writer is behind counts against it); with less, or paced, there is none.
     static let prefetchMinimumStatementTimeout = 2 * idleLimit
@@ -68,7 +71,8 @@ final class FetchPipeline: @unchecked Sendable {
          maxRowBytes: Int = .max, statementTimeoutSeconds: Double = 0, rereadFrom: String?, retry: RetryPolicy,
          clock: MonotonicClock, stopFlag: StopFlag, logger: Logger) {
         self.held = heldSegments
-        self.prefetches = pacing.maxRowsPerSec == 0 && pacing.batchDelayMs == 0
+        // (A keyless snapshot cannot reopen its segment where it was, so it never reads ahead.)
+        self.prefetches = pacing.maxRowsPerSec == 0 && pacing.batchDelayMs == 0 && !plan.isKeylessSnapshot
             && (statementTimeoutSeconds == 0 || statementTimeoutSeconds >= Self.prefetchMinimumStatementTimeout)
         self.batchBytes = max(1, batchBytes)
         self.maxRowBytes = maxRowBytes
@@ -122,7 +126,15 @@ final class FetchPipeline: @unchecked Sendable {
             if !queue.waitForRoom(seconds: Self.idleLimit) {
                 // A held segment holds no snapshot: it may wait as long as the writer needs, with
                 // its read-ahead taken in (so no statement timeout can end it meanwhile).
-                if held { collectPrefetch() } else { closeSegment() }
+                if held {
+                    collectPrefetch()
+                } else {
+                    if prefetched != nil {
+                        prefetches = false
+                        logger.debug("the writer is more than a second behind: no more reading ahead in this run")
+                    }
+                    closeSegment()
+                }
                 guard queue.waitForRoom(seconds: .infinity) else { return }
             }
             let limit = sizer.current
@@ -168,16 +180,11 @@ final class FetchPipeline: @unchecked Sendable {
         }
     }
 
-    /// Takes in the read-ahead of a held segment that waits long for the writer. A failure drops
-    /// it with the segment: the next fetch reopens one, and meets the failure there.
+    /// Takes in the read-ahead of a held segment that waits long for the writer (its rows, or
+    /// the error that `fetchBatch` then throws).
     private func collectPrefetch() {
         guard let asked = prefetched, collected == nil else { return }
-        do {
-            collected = try SegmentCursor.receiveFetch(link.connection, rows: asked)
-        } catch {
-            prefetched = nil
-            closeSegment()
-        }
+        collected = Result { try SegmentCursor.receiveFetch(link.connection, rows: asked) }
     }
 
     /// Rows the first fetch of a batch asks for: the batch's row limit, or fewer when the last
@@ -186,15 +193,15 @@ final class FetchPipeline: @unchecked Sendable {
         min(limit, averageRowBytes.map { max(1, batchBytes / max(1, $0)) } ?? 1)
     }
 
-    /// Sends the next batch's first `FETCH` now; `fetchBatch` collects it. A failure to send is
-    /// left for that next fetch to meet (the segment is closed, so it reopens and fails there).
+    /// Sends the next batch's first `FETCH` now; `fetchBatch` collects it (or throws the
+    /// failure to send, as a fetch that failed).
     private func prefetch(limit: Int) {
         let rows = firstFetchRows(limit: limit)
+        prefetched = rows
         do {
             try SegmentCursor.sendFetch(link.connection, rows: rows)
-            prefetched = rows
         } catch {
-            closeSegment()
+            collected = .failure(error)
         }
     }
 
@@ -214,7 +221,7 @@ final class FetchPipeline: @unchecked Sendable {
                 want = asked
                 if let early = collected {
                     collected = nil
-                    result = early
+                    result = try early.get()
                 } else {
                     result = try SegmentCursor.receiveFetch(link.connection, rows: asked)
                 }

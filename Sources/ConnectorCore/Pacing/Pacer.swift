@@ -4,7 +4,10 @@
 /// `max_rows_per_sec` is a bounded token bucket, not a schedule: tokens accrue at the cap and the
 /// bucket holds at most one slice (1/20 of a second's worth of rows). Time spent stalled (a lock,
 /// a hung server, a slow disk) earns nothing beyond that slice, so the job never catches up in a
-/// burst: any one-second window holds at most the cap plus one slice. Queries are cut to one
+/// burst: any one-second window admits at most the cap plus one slice. Rows are spent when they
+/// are admitted, so the time a batch takes to land earns tokens; landings lag admissions by that
+/// time, so a window of landed rows holds the cap plus one slice when commits take steady time
+/// (bench/pacing.sh: 1.05x), and at worst, a commit taking a whole slice's time, plus two (1.10x). Queries are cut to one
 /// slice under a cap. `batch_delay_ms` adds a pause after every fetch.
 public struct Pacer: Sendable {
     /// Fraction of a second's worth of rows one query may read under a rate cap.

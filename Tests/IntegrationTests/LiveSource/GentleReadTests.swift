@@ -87,6 +87,49 @@ struct GentleReadTests {
         }
     }
 
+    /// The session is killed while a held segment, its read-ahead taken in, waits for a stalled
+    /// writer: the rows taken in are handed on, the next fetch fails and is retried like any
+    /// other (a new session sorts the rest again from the last key), and every row lands once.
+    @Test func aReadAheadLostWithItsSessionIsRetriedAndEveryRowLandsOnce() throws {
+        let scratch = try Scratch()
+        try scratch.sql("""
+            CREATE TABLE {s}.lost (id int PRIMARY KEY, updated_at timestamptz NOT NULL);
+            INSERT INTO {s}.lost SELECT g, '2026-01-01'::timestamptz + (g * 7919 % 9000) * interval '1 s' FROM generate_series(1, 9000) g;
+            """)
+        let spec = scratch.spec(table: "lost", batchRows: 1_000)
+        var killed = false
+        let result = try scratch.extractor(spec, jobID: "lost").run { _ in
+            guard !killed else { return }
+            killed = true
+            Thread.sleep(forTimeInterval: 1.3)  // the fetcher takes its read-ahead in after 1 s
+            _ = try? scratch.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'timbal-connector job=lost'")
+            Thread.sleep(forTimeInterval: 0.3)
+        }
+        #expect(result.state == .completed)
+        #expect(result.retries >= 1)
+        #expect(try scratch.kbIntegers("id", table: "lost") == Array(1...9000))
+    }
+
+    /// A writer that stays more than a second behind (a slow disk, a hosted plane's window)
+    /// would have every read-ahead dropped and read again: after the first, the run stops reading
+    /// ahead, so the table is still read about once.
+    @Test func aWriterAlwaysBehindDoesNotMakeEveryBatchReadTwice() throws {
+        let scratch = try Scratch()
+        try scratch.sql("""
+            CREATE TABLE {s}.slow (id int PRIMARY KEY, updated_at timestamptz NOT NULL, pad text);
+            INSERT INTO {s}.slow SELECT g, '2026-01-01'::timestamptz + g * interval '1 s', repeat('x', 200) FROM generate_series(1, 10000) g;
+            CREATE INDEX ON {s}.slow (updated_at, id);
+            ANALYZE {s}.slow;
+            """)
+        let spec = scratch.spec(table: "slow", batchRows: 2_000)
+        let result = try scratch.extractor(spec, jobID: "slow").run { _ in Thread.sleep(forTimeInterval: 1.2) }
+        #expect(result.state == .completed)
+        #expect(try scratch.kbIntegers("id", table: "slow") == Array(1...10000))
+        let blocks = try #require(result.heapBlocks), table = try #require(result.tableBlocks)
+        // Dropping and re-reading every read-ahead would read ~1.8x the table here.
+        #expect(Double(blocks) <= 1.35 * Double(table), "read \(blocks) heap blocks of a \(table)-block table")
+    }
+
     /// A held segment waits for a stalled writer as long as it takes; its read-ahead FETCH, whose
     /// rows the server cannot send meanwhile (more than the socket holds), is taken in after a
     /// second, so the statement timeout does not cancel it (which would retry the job and sort
