@@ -140,9 +140,6 @@ final class FetchPipeline: @unchecked Sendable {
             let limit = sizer.current
             let startedAt = clock.now()
             let fetched: (batch: RowBatch, exhausted: Bool)
-            // A prefetch asked for more than this batch may hold now: its rows cannot be given
-            // back to the cursor, so the segment starts again from the position.
-            if let asked = prefetched, asked > firstFetchRows(limit: limit) { closeSegment() }
             do {
                 if segmentOpenedAt == nil { try openSegment(at: position) }
                 fetched = try fetchBatch(rows: limit)
@@ -216,7 +213,8 @@ final class FetchPipeline: @unchecked Sendable {
             var want = min(limit - rows, fits)
             let result: PostgresResult
             if let asked = prefetched {
-                // Sent by `prefetch` with at most the rows a batch's first fetch asks for now.
+                // Sent by `prefetch` with the rows this first fetch would ask for: nothing that
+                // sizes a fetch changes between the two (a retry closes the segment first).
                 prefetched = nil
                 want = asked
                 if let early = collected {

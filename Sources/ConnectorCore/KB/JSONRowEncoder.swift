@@ -17,9 +17,6 @@ public final class JSONRowEncoder {
         scratch.deallocate()
     }
 
-    /// Kept for callers that free it explicitly; the encoder frees its buffers when released.
-    public func deallocate() {}
-
     /// Appends `[[cell, ...], ...]` for every row of the batch.
     public func appendRows(_ batch: RowBatch, to out: inout [UInt8]) {
         withRows(batch) { out.append(contentsOf: $0) }

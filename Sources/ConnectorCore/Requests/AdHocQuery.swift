@@ -155,7 +155,6 @@ public enum AdHocQuery {
         })))
         let kinds = columns.map { types[$0.typeOID]?.kind ?? .text }
         let encoder = JSONRowEncoder(kinds: kinds)
-        defer { encoder.deallocate() }
         var bytes: [UInt8] = [UInt8(ascii: "[")]
         for (index, row) in (result?.rows ?? []).enumerated() {
             if index > 0 { bytes.append(UInt8(ascii: ",")) }

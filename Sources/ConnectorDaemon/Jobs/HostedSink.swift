@@ -57,8 +57,6 @@ public final class HostedSink: BatchSink, @unchecked Sendable {
         return plan.mergeKey
     }
 
-    deinit { encoder?.deallocate() }
-
     /// JSON may take up to twice a row's text (escapes), and a frame must stay under the
     /// channel's message limit.
     public var maxRowBytes: Int { ChannelClient.maxMessageBytes / 2 - 4096 }
