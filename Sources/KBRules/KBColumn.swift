@@ -25,6 +25,10 @@ public struct KBWritePlan: Sendable {
     /// table that replaces (`create`, `replace`) or is added to (`append`) the destination at the
     /// end, in one transaction: a stopped or crashed run leaves no half table visible.
     public var startsOver = false
+    /// The run reads the whole source again after a completed run of the same job (a rerun of a
+    /// `replace` or of a snapshot): its checkpoint and counts start over, and `replace` builds a
+    /// new staging table, so rows deleted or changed since are not left stale.
+    public var refreshesCompletedRun = false
 
     public init(columns: [KBColumn], mergeKey: [String], sourceCatalog: [String: String]?, sourceName: String) {
         self.columns = columns

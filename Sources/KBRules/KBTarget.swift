@@ -39,10 +39,17 @@ public struct KBTarget: Sendable {
     public static func prepare(kb: KBFile, jobID: String, dest: String, mode: String, plan: KBWritePlan) throws -> KBTarget {
         try kb.database.transaction {
             let record = try kb.jobRecord(jobID)
+            let refreshing = plan.refreshesCompletedRun && record?.state == "completed"
+            if refreshing, let record, record.destTable != dest {
+                throw KBError(field: "dest_table", problem: "job \(jobID) already wrote into \"\(record.destTable)\" in \(kb.label), not \"\(dest)\"; use a new job id")
+            }
+            // A refreshed replace builds a new staging table, as a first run does.
+            let earlier = refreshing && mode == "replace" ? nil : record
             let target = plan.startsOver
                 ? try startOver(kb: kb, jobID: jobID, dest: dest, mode: mode, plan: plan, record: record)
-                : try choose(kb: kb, jobID: jobID, dest: dest, mode: mode, plan: plan, record: record)
-            try kb.register(jobID: jobID, dest: dest, target: target.table, mode: mode, fresh: record == nil, startsOver: plan.startsOver)
+                : try choose(kb: kb, jobID: jobID, dest: dest, mode: mode, plan: plan, record: earlier)
+            try kb.register(jobID: jobID, dest: dest, target: target.table, mode: mode, fresh: record == nil,
+                            startsOver: plan.startsOver || refreshing)
             return target
         }
     }

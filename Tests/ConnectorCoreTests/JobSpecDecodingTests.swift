@@ -133,4 +133,15 @@ struct JobSpecNULTests {
             #expect { try JobSpec.decode(json: json) } throws: { "\($0)" == "\(field): must not contain a NUL character" }
         }
     }
+
+    @Test func anUnknownCursorKindIsRefusedNamingTheKindsAllowed() throws {
+        let body = #"{"kb_id": 1, "dest_table": "t", "cursor": {"kind": "banana", "value": "1"}, "source": {"kind": "postgres", "connection_ref": "c", "table": "t", "cursor_column": "u"}}"#
+        #expect {
+            try JobSpec.decode(json: body)
+        } throws: { error in
+            (error as? JobSpecError)?.field == "cursor.kind" && "\(error)".contains("timestamptz")
+        }
+        let platformExample = body.replacingOccurrences(of: "banana", with: "timestamp")
+        #expect(try JobSpec.decode(json: platformExample).cursor?.kind == "timestamp")
+    }
 }

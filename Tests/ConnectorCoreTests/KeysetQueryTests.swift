@@ -66,4 +66,34 @@ struct KeysetQueryTests {
             "\($0)" == #"source.cursor_column: column "nope" not found in public.events"#
         }
     }
+
+    @Test func anIncrementalStartReadsTheCheckpointsOwnCursorValueAgain() throws {
+        let p = try plan(cursor: "updated_at")
+        let start = KeysetPosition(pass: .values, after: ["2026-01-01 00:00:00+00"], inclusive: true)
+        let query = KeysetQuery.make(plan: p, position: start, limit: 10)
+        #expect(query.sql.contains("\"updated_at\" >= $1"))
+        // The position after the first batch is exclusive again, keyed by cursor and tie-breaker.
+        let next = start.advanced(to: ["2026-01-01 00:00:05+00", "9"])
+        #expect(!next.inclusive)
+        #expect(KeysetQuery.make(plan: p, position: next, limit: 10).sql.contains("(\"updated_at\", \"id\") > ($1, $2)"))
+        // Inclusive only means something for a lone cursor value.
+        #expect(!KeysetPosition(pass: .values, after: ["a", "1"], inclusive: true).inclusive)
+    }
+
+    @Test func columnsThatDifferOnlyInCaseAreRefusedNamingBoth() throws {
+        let table = SourceTable(schema: "public", name: "people",
+                                columns: [column("id"), column("Name", oid: 25, kind: .text), column("name", oid: 25, kind: .text)],
+                                primaryKey: ["id"], uniqueColumns: ["id"], estimatedRows: 1)
+        let spec = JobSpec(kbID: 1, destTable: "t", source: SourceSpec(connectionRef: "c", table: "people", cursorColumn: "id"))
+        #expect {
+            try ExtractPlan.make(spec: spec, table: table)
+        } throws: { error in
+            let text = "\(error)"
+            return (error as? JobSpecError)?.field == "source.columns" && text.contains("\"Name\"") && text.contains("\"name\"")
+                && text.contains("source.columns")
+        }
+        var projected = spec
+        projected.source.columns = ["id", "Name"]
+        #expect(try ExtractPlan.make(spec: projected, table: table).projection.map(\.name) == ["id", "Name"])
+    }
 }

@@ -8,6 +8,9 @@ public protocol BatchSink: AnyObject {
     /// True when that checkpoint belongs to a run of this job that did not finish (continue it
     /// exactly); false when the run completed (a rerun is an incremental run, with lookback).
     var checkpointIsFromUnfinishedRun: Bool { get }
+    /// True when the last run of this job here completed (a rerun of a `replace` or a snapshot
+    /// then reads the table whole again).
+    var lastRunCompleted: Bool { get }
     /// Prepares the destination for the plan (creates tables, checks modes); returns the key
     /// re-read rows merge on (empty: they are only inserted).
     func open(plan: ExtractPlan) throws -> [String]
@@ -20,4 +23,9 @@ public protocol BatchSink: AnyObject {
     func close(state: ExtractResult.State) throws
     /// Rows landed by every run of this job.
     func totalRowsLanded() throws -> Int64
+}
+
+extension BatchSink {
+    /// A destination that keeps no record of finished runs (the hosted KB: each dispatch is a new job).
+    public var lastRunCompleted: Bool { false }
 }

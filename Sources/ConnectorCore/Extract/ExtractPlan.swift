@@ -14,6 +14,8 @@ public struct ExtractPlan: Sendable {
     /// A snapshot of a table with no key (no primary key, no sound unique key, no key_columns):
     /// one unordered scan, no checkpoints; an interrupted run starts over (KBWritePlan.startsOver).
     public var isKeylessSnapshot: Bool { cursor == nil && tiebreaker.isEmpty }
+    /// This run reads the whole table again after a completed run of the same job (see `RunStart`).
+    public var refreshesCompletedRun = false
 
     /// Whether an initial extract first passes over rows whose cursor is NULL.
     public var cursorNullable: Bool { cursor.map { !$0.notNull } ?? false }
@@ -47,7 +49,8 @@ public struct ExtractPlan: Sendable {
         switch cursor.baseTypeName {
         case "int2", "int4", "int8": return "integer"
         case "varchar", "bpchar", "text", "name", "citext": return "text"
-        default: return cursor.baseTypeName
+        case let name where Checkpoint.kinds.contains(name): return name
+        default: return "other"
         }
     }
 
@@ -74,6 +77,7 @@ public struct ExtractPlan: Sendable {
             let keyColumn = try column(key, field: "key_columns")
             if !projection.contains(keyColumn) { projection.append(keyColumn) }
         }
+        try refuseNamesEqualButForCase(projection, table: table, listed: spec.source.columns != nil)
         let uniqueKey = try (sourceKey.isEmpty ? spec.keyColumns : sourceKey).map { try column($0, field: "key_columns") }
         let cursor = try spec.source.cursorColumn.map { try column($0, field: "source.cursor_column") }
         let tiebreaker: [SourceColumn]
@@ -100,11 +104,29 @@ public struct ExtractPlan: Sendable {
         return ExtractPlan(table: table, projection: projection, cursor: cursor, tiebreaker: tiebreaker, mergeKey: mergeKey)
     }
 
+    /// SQLite folds ASCII case in column names, so `"Name"` and `name` cannot both be KB columns.
+    private static func refuseNamesEqualButForCase(_ projection: [SourceColumn], table: SourceTable, listed: Bool) throws {
+        var seen: [String: String] = [:]
+        for column in projection {
+            let folded = String(column.name.unicodeScalars.map { $0.isASCII ? Character($0).lowercased() : String($0) }.joined())
+            if let first = seen[folded] {
+                let way = listed ? "leave one of them out of source.columns" : "list the columns to keep in source.columns, leaving one of them out"
+                throw JobSpecError(field: "source.columns",
+                                   problem: "columns \"\(first)\" and \"\(column.name)\" of \(table.qualifiedName) differ only in case, which one KB table cannot hold (SQLite column names ignore case); \(way)")
+            }
+            seen[folded] = column.name
+        }
+    }
+
     /// Checks that a resume checkpoint fits this plan (same cursor column, same tie-breaker columns).
     public func validate(_ checkpoint: Checkpoint, field: String) throws {
         if let column = checkpoint.column, column != cursor?.name {
             throw JobSpecError(field: "\(field).column",
                                problem: "the checkpoint is for column \"\(column)\" but source.cursor_column is \"\(cursor?.name ?? "(none)")\"")
+        }
+        if !Checkpoint.kind(checkpoint.kind, fits: cursorKind) {
+            throw JobSpecError(field: "\(field).kind",
+                               problem: "\"\(checkpoint.kind)\" does not fit \(cursor.map { "column \"\($0.name)\" (\($0.declaredType))" } ?? "a snapshot"); expected \"\(cursorKind)\"")
         }
         if checkpoint.nullCursorPass && !cursorNullable {
             throw JobSpecError(field: "\(field).null_cursor_pass", problem: "the cursor column is NOT NULL, so there is no NULL pass")
@@ -131,6 +153,7 @@ extension ExtractPlan {
             sourceCatalog: Dictionary(table.columns.map { ($0.name, $0.declaredType) }, uniquingKeysWith: { first, _ in first }),
             sourceName: table.qualifiedName)
         plan.startsOver = isKeylessSnapshot
+        plan.refreshesCompletedRun = refreshesCompletedRun
         return plan
     }
 }

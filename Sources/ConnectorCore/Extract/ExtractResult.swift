@@ -31,6 +31,11 @@ public struct ExtractResult: Sendable {
     public var heapBlocks: Int64? = nil
     /// The table's size in heap blocks, to compare with `heapBlocks`.
     public var tableBlocks: Int64? = nil
+    /// The run read the whole table again after a completed run of the job (a rerun of a
+    /// `replace` or of a snapshot), instead of going on from its checkpoint.
+    public var refreshed = false
+    /// What an operator should know of this run, one sentence each (also in the job's report).
+    public var warnings: [String] = []
 
     public var rowsPerSecond: Double { durationSeconds > 0 ? Double(rowsLanded) / durationSeconds : 0 }
 }

@@ -70,25 +70,19 @@ public final class Extractor: @unchecked Sendable {
                                         retry: retry, stopFlag: stopFlag, logger: logger)
         linkLock.withLock { link = sourceLink }
         defer { linkLock.withLock { link = nil } }
-        let source = sourceLink.connection
         if spec.pacing.readUncommitted {
             logger.debug("pacing.read_uncommitted has no effect on Postgres: readers never block writers under MVCC")
         }
-        let table = try SourceCatalog.describe(schema: spec.source.schema, table: spec.source.table, on: source)
-        let plan = try ExtractPlan.make(spec: spec, table: table)
-
-        // A checkpoint this job id committed wins over the job's own cursor, which is only where
-        // the job starts: re-applying it on a resume would read rows a second time.
-        var resumeFrom: Checkpoint?
-        var incremental = false
-        if let stored = try sink.committedCheckpoint() {
-            try plan.validate(stored, field: "checkpoint")
-            resumeFrom = stored
-            incremental = !sink.checkpointIsFromUnfinishedRun
-        } else if let explicit = spec.cursor {
-            try plan.validate(explicit, field: "cursor")
-            resumeFrom = explicit
-            incremental = true
+        let table = try sourceLink.retrying("describe the table") {
+            try SourceCatalog.describe(schema: spec.source.schema, table: spec.source.table, on: $0)
+        }
+        var plan = try ExtractPlan.make(spec: spec, table: table)
+        let runStart = try RunStart.decide(spec: spec, plan: plan, sink: sink)
+        plan.refreshesCompletedRun = runStart.refresh
+        let resumeFrom = runStart.resumeFrom
+        if runStart.refresh {
+            logger.notice("the last run of this job completed; a rerun of a replace or a snapshot reads the whole table again", metadata: [
+                "mode": "\(spec.mode.rawValue)", "dest.table": "\(spec.destTable)"])
         }
         let mergeKey = try sink.open(plan: plan)
         if plan.isKeylessSnapshot {
@@ -98,26 +92,22 @@ public final class Extractor: @unchecked Sendable {
             logger.warning("the KB table has no key: a row read twice (it moved ahead of the cursor while the job ran) lands twice", metadata: [
                 "source.table": "\(table.qualifiedName)", "dest.table": "\(spec.destTable)"])
         }
-        var start = resumeFrom.map { KeysetPosition.resuming($0, plan: plan) } ?? .start(for: plan)
-        var carriedRereadFrom = incremental ? nil : resumeFrom?.rereadFrom
-        if incremental, let checkpoint = resumeFrom {
-            if mergeKey.isEmpty {
-                carriedRereadFrom = nil
-            } else if let from = try IncrementalStart.rewound(checkpoint, plan: plan, settings: settings, on: source),
-                      from != checkpoint.value {
-                logger.info("incremental run reaches back to re-read late commits (merged by key)", metadata: [
-                    "checkpoint": "\(checkpoint.value ?? "")", "from": "\(from)"])
-                start = KeysetPosition(pass: .values, after: [from])
-            }
+        let (start, carriedRereadFrom) = try runStart.position(plan: plan, mergeKey: mergeKey, settings: settings,
+                                                               link: sourceLink, logger: logger)
+        var warnings: [String] = []
+        if let before = resumeFrom?.sourceFilenode, let now = table.filenode, before != now {
+            warnings.append(Self.rewrittenWarning)
+            logger.warning("\(Self.rewrittenWarning)", metadata: ["source.table": "\(table.qualifiedName)"])
         }
         var skippedNulls: Int64 = 0
         if start.pass == .values, start.after != nil, plan.cursorNullable, let cursor = plan.cursor {
-            skippedNulls = try countNullCursorRows(source, plan: plan, cursor: cursor)
+            skippedNulls = try sourceLink.retrying("count NULL cursors") { try countNullCursorRows($0, plan: plan, cursor: cursor) }
             if skippedNulls > 0 {
                 logger.warning("rows with a NULL cursor are not read by an incremental run", metadata: [
                     "rows": "\(skippedNulls)", "column": "\(cursor.name)"])
             }
         }
+        let source = sourceLink.connection
         let cost = SourceCost.start(source, tableOID: table.oid)
         // With an index, reopening a segment is cheap (an index range scan), so segments stay
         // short: a snapshot held for long keeps VACUUM and HOT pruning from cleaning up after
@@ -127,7 +117,9 @@ public final class Extractor: @unchecked Sendable {
         // segments of max_snapshot_s.
         let keyColumn = plan.cursor?.name ?? plan.tiebreaker.first?.name
         let indexed = try keyColumn.map { column in
-            try table.oid.map { try SourceCost.cursorIsIndexed(source, tableOID: $0, cursor: column) } ?? false
+            try table.oid.map { oid in
+                try sourceLink.retrying("look for an index") { try SourceCost.cursorIsIndexed($0, tableOID: oid, cursor: column) }
+            } ?? false
         } ?? false
         let segmentSeconds = indexed ? min(settings.maxSnapshotSeconds, Self.indexedSegmentSeconds) : settings.maxSnapshotSeconds
         if let cursor = plan.cursor, table.relkind != "v", !indexed {
@@ -144,7 +136,7 @@ public final class Extractor: @unchecked Sendable {
                                      pacing: spec.pacing, maxSnapshotSeconds: segmentSeconds, heldSegments: plan.isKeylessSnapshot || (!indexed && table.relkind != "v"),
                                      batchBytes: settings.batchBytes, maxRowBytes: sink.maxRowBytes,
                                      statementTimeoutSeconds: Double(settings.statementTimeoutMs) / 1000,
-                                     rereadFrom: carriedRereadFrom, retry: retry, clock: clock, stopFlag: stopFlag, logger: logger)
+                                     rereadFrom: carriedRereadFrom, filenode: table.filenode, retry: retry, clock: clock, stopFlag: stopFlag, logger: logger)
         if stopFlag.isRaised { sourceLink.cancel() }
 
         // Rows earlier runs of this job landed (a resumed job's progress counts on from them).
@@ -190,6 +182,7 @@ public final class Extractor: @unchecked Sendable {
             logger.warning("writing transactions were open while this job read, and this role cannot see when they began; rows they commit later below the checkpoint are re-read only within cursor_lookback_s (grant pg_read_all_stats to the role to make this exact)", metadata: [
                 "transactions": "\(pipeline.hiddenWriters)"])
         }
+        if pipeline.rewrites > 0, warnings.isEmpty { warnings.append(Self.rewrittenWarning) }
         if merged > 0 {
             logger.info("rows read again replaced their earlier version by key", metadata: ["rows.merged": "\(merged)"])
         }
@@ -201,8 +194,11 @@ public final class Extractor: @unchecked Sendable {
             state: state, jobID: jobID, destTable: spec.destTable, rowsLanded: rows, totalRowsLanded: try sink.totalRowsLanded(),
             batches: batches, nullCursorRows: nullRows, nullCursorRowsSkipped: skippedNulls, resumedFrom: resumeFrom,
             checkpoint: checkpoint, retries: pipeline.retries, durationSeconds: clock.now() - started,
-            rowsMerged: merged, segments: pipeline.segments, heapBlocks: heapBlocks, tableBlocks: cost?.tableBlocks)
+            rowsMerged: merged, segments: pipeline.segments, heapBlocks: heapBlocks, tableBlocks: cost?.tableBlocks,
+            refreshed: runStart.refresh, warnings: warnings)
     }
+
+    static let rewrittenWarning = "the source table was rewritten since the last checkpoint (TRUNCATE, VACUUM FULL, CLUSTER or a rewriting ALTER TABLE): if its keys were reused (TRUNCATE ... RESTART IDENTITY), new rows overwrote KB rows with the same key; a run with mode replace rebuilds the KB table"
 
     private func countNullCursorRows(_ source: PostgresConnection, plan: ExtractPlan, cursor: SourceColumn) throws -> Int64 {
         let sql = "SELECT count(*) FROM \(SQLIdentifier.quote(schema: plan.table.schema, table: plan.table.name)) WHERE \(SQLIdentifier.quote(cursor.name)) IS NULL"

@@ -65,10 +65,14 @@ final class FetchPipeline: @unchecked Sendable {
     private(set) var retries = 0
     /// Segments (snapshots, and so scans) this run opened.
     private(set) var segments = 0
+    /// The table's storage as the last segment (or the resumed checkpoint) saw it.
+    private var filenode: String?
+    /// Times a segment found the table rewritten (a new `relfilenode`) since the one before.
+    private(set) var rewrites = 0
 
     init(plan: ExtractPlan, link: SourceLink, start: KeysetPosition, batchRows: Int, pacing: Pacing,
          maxSnapshotSeconds: Double, heldSegments: Bool = false, batchBytes: Int = ConnectionSettings.defaultBatchBytes,
-         maxRowBytes: Int = .max, statementTimeoutSeconds: Double = 0, rereadFrom: String?, retry: RetryPolicy,
+         maxRowBytes: Int = .max, statementTimeoutSeconds: Double = 0, rereadFrom: String?, filenode: String? = nil, retry: RetryPolicy,
          clock: MonotonicClock, stopFlag: StopFlag, logger: Logger) {
         self.held = heldSegments
         // (A keyless snapshot cannot reopen its segment where it was, so it never reads ahead.)
@@ -84,6 +88,7 @@ final class FetchPipeline: @unchecked Sendable {
         self.sizer = BatchSizer(target: pacer.rowsPerQuery(batchRows: batchRows))
         self.maxSnapshot = maxSnapshotSeconds
         self.writers = InFlightWriters(plan: plan, carried: rereadFrom)
+        self.filenode = filenode
         self.retry = retry
         self.clock = clock
         self.stopFlag = stopFlag
@@ -160,9 +165,10 @@ final class FetchPipeline: @unchecked Sendable {
             var after = position
             if count > 0, let last = fetched.batch.parts.last(where: { $0.rowCount > 0 }) {
                 let keys = position.pass == .nullCursor ? plan.tiebreaker : plan.valueKeys
-                after.after = keys.map { last.string(last.rowCount - 1, plan.resultIndex(of: $0.name)) ?? "" }
+                after = position.advanced(to: keys.map { last.string(last.rowCount - 1, plan.resultIndex(of: $0.name)) ?? "" })
                 var checkpoint = after.checkpoint(plan: plan)
                 checkpoint?.rereadFrom = writers?.rereadFrom
+                checkpoint?.sourceFilenode = filenode
                 guard queue.put(FetchedBatch(batch: fetched.batch, checkpoint: checkpoint)) else { return }
             }
             if fetched.exhausted {
@@ -249,7 +255,13 @@ final class FetchPipeline: @unchecked Sendable {
 
     private func openSegment(at position: KeysetPosition) throws {
         try writers?.sample(link.connection)
-        try SegmentCursor.open(link.connection, plan: plan, position: position, held: held)
+        let seen = try SegmentCursor.open(link.connection, plan: plan, position: position, held: held)
+        if let seen, let known = filenode, seen != known {
+            rewrites += 1
+            logger.warning("the source table was rewritten while the job ran (TRUNCATE, VACUUM FULL, CLUSTER or a rewriting ALTER TABLE); rows whose keys were reused overwrite KB rows with the same key",
+                           metadata: ["source.table": "\(plan.table.qualifiedName)"])
+        }
+        filenode = seen ?? filenode
         segmentOpenedAt = clock.now()
         segments += 1
         ExtractMetrics.segments.increment()
@@ -303,14 +315,7 @@ final class FetchPipeline: @unchecked Sendable {
             "attempt": "\(attempt)", "max_attempts": "\(retry.maxAttempts)",
             "retry.delay_s": "\(twoDecimals(delay))", "error": "\(error)"])
         if stopFlag.wait(seconds: delay) { return }
-        if link.connection.isBroken || error.kind == .connect || error.kind == .connectionLost {
-            do {
-                try link.reconnect()
-            } catch let reconnectError as PostgresError where reconnectError.isTransient {
-                // The next query fails fast on the broken connection and counts as the next attempt.
-                logger.warning("reconnect failed", metadata: ["error": "\(reconnectError)"])
-            }
-        }
+        try link.reconnectIfBroken(after: error)
     }
 }
 

@@ -11,10 +11,21 @@ public struct KeysetPosition: Sendable, Equatable {
     /// Text values of the pass's key columns of the last row read. In the values pass this may hold
     /// only the cursor value (a checkpoint without tie-breaker): then rows with a greater cursor follow.
     public var after: [String]?
+    /// Rows whose cursor equals `after`'s single cursor value are read too (`cursor >= value`).
+    /// Where an incremental run starts: rows committed later with the checkpoint's own cursor
+    /// value (a day-grained cursor, a key that is not monotonic) sort before the checkpoint's
+    /// tie-breaker, so reading strictly after it would lose them; they are read and merged by key.
+    public var inclusive: Bool
 
-    public init(pass: Pass, after: [String]?) {
+    public init(pass: Pass, after: [String]?, inclusive: Bool = false) {
         self.pass = pass
         self.after = after
+        self.inclusive = inclusive && after?.count == 1
+    }
+
+    /// The position just past the row whose keys are `keys` (always exclusive).
+    public func advanced(to keys: [String]) -> KeysetPosition {
+        KeysetPosition(pass: pass, after: keys)
     }
 
     /// The initial position of a full extract.

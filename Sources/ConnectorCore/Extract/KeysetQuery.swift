@@ -31,7 +31,7 @@ public struct KeysetQuery: Sendable, Equatable {
             types = bounded.map(\.typeOID)
             let placeholders = (1...bounded.count).map { "$\($0)" }
             if bounded.count == 1 {
-                conditions.append("\(q(bounded[0].name)) > $1")
+                conditions.append("\(q(bounded[0].name)) \(position.inclusive ? ">=" : ">") $1")
             } else {
                 let names: String = bounded.map { q($0.name) }.joined(separator: ", ")
                 let values: String = placeholders.joined(separator: ", ")

@@ -11,7 +11,10 @@ import PostgresClient
 enum SegmentCursor {
     static let name = "timbal_segment"
 
-    static func open(_ connection: PostgresConnection, plan: ExtractPlan, position: KeysetPosition, held: Bool = false) throws {
+    /// Opens the segment; returns the table's `relfilenode` as its snapshot sees it (nil when
+    /// the relation has no storage of its own).
+    @discardableResult
+    static func open(_ connection: PostgresConnection, plan: ExtractPlan, position: KeysetPosition, held: Bool = false) throws -> String? {
         let query = KeysetQuery.make(plan: plan, position: position, limit: nil)
         try connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         do {
@@ -22,11 +25,12 @@ enum SegmentCursor {
             }
             let hold = held ? " WITH HOLD" : ""
             try connection.query("DECLARE \(name) NO SCROLL CURSOR\(hold) FOR \(query.sql)", query.parameters, types: query.parameterTypes)
-            try verifyNotRewritten(connection, plan: plan)
+            let filenode = try verifyNotRewritten(connection, plan: plan)
             // The cursor holds the table's lock, so its columns cannot change until the segment ends.
             try verifyColumns(connection, plan: plan)
             // A held cursor's result is computed and kept by the server at commit.
             if held { try connection.execute("COMMIT") }
+            return filenode
         } catch {
             close(connection)
             throw error
@@ -35,14 +39,16 @@ enum SegmentCursor {
 
     /// A relation that cannot be locked first (a materialized view) may have been rewritten
     /// after the snapshot was taken (REFRESH): then the segment is retried with a new snapshot.
-    static func verifyNotRewritten(_ connection: PostgresConnection, plan: ExtractPlan) throws {
-        guard let oid = plan.table.oid else { return }
-        let same = try connection.query(
+    /// Returns the relation's `relfilenode` (nil without storage of its own).
+    static func verifyNotRewritten(_ connection: PostgresConnection, plan: ExtractPlan) throws -> String? {
+        guard let oid = plan.table.oid else { return nil }
+        let result = try connection.query(
             """
-            SELECT pg_catalog.pg_relation_filenode(c.oid) IS NULL OR c.relfilenode = pg_catalog.pg_relation_filenode(c.oid)
+            SELECT pg_catalog.pg_relation_filenode(c.oid) IS NULL OR c.relfilenode = pg_catalog.pg_relation_filenode(c.oid),
+                   NULLIF(c.relfilenode, 0)
             FROM pg_catalog.pg_class c WHERE c.oid = $1
-            """, [String(oid)], types: [26]).string(0, 0)
-        guard same == "f" else { return }
+            """, [String(oid)], types: [26])
+        guard result.string(0, 0) == "f" else { return result.string(0, 1) }
         throw PostgresError(kind: .server, sqlState: "40001",
                             message: "\(plan.table.qualifiedName) was rewritten after the segment's snapshot was taken; retrying with a new snapshot")
     }

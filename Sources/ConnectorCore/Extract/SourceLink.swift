@@ -7,6 +7,8 @@ import PostgresClient
 final class SourceLink: @unchecked Sendable {
     private let open: () throws -> PostgresConnection
     private let stopFlag: StopFlag
+    private let retry: RetryPolicy
+    private let logger: Logger
     private let lock = Lock()
     private var token: PostgresCancelToken?
     private(set) var connection: PostgresConnection
@@ -15,6 +17,8 @@ final class SourceLink: @unchecked Sendable {
     init(open: @escaping () throws -> PostgresConnection, retry: RetryPolicy, stopFlag: StopFlag, logger: Logger) throws {
         self.open = open
         self.stopFlag = stopFlag
+        self.retry = retry
+        self.logger = logger
         var attempt = 0
         while true {
             do {
@@ -33,6 +37,40 @@ final class SourceLink: @unchecked Sendable {
             }
         }
         prepare(connection)
+    }
+
+    /// Runs a step before the read (catalog, null count, where to start), retrying transient
+    /// failures (a lock timeout, a lost connection) with the same bounded backoff as a read.
+    func retrying<T>(_ step: String, _ body: (PostgresConnection) throws -> T) throws -> T {
+        var attempt = 0
+        while true {
+            do {
+                return try body(connection)
+            } catch let error as PostgresError where error.isTransient && !stopFlag.isRaised {
+                attempt += 1
+                guard attempt <= retry.maxAttempts else {
+                    throw ExtractError.retriesExhausted(attempts: attempt - 1, last: error)
+                }
+                let delay = retry.delay(attempt: attempt)
+                logger.warning("source step failed; retrying", metadata: [
+                    "step": "\(step)", "attempt": "\(attempt)", "max_attempts": "\(retry.maxAttempts)",
+                    "retry.delay_s": "\(twoDecimals(delay))", "error": "\(error)"])
+                if stopFlag.wait(seconds: delay) { throw error }
+                try reconnectIfBroken(after: error)
+            }
+        }
+    }
+
+    /// Opens a new connection when `error` (or the connection's state) says the old one is gone.
+    /// A transient reconnect failure is only logged: the next command fails fast and counts as
+    /// the next attempt; any other (a password changed) is thrown.
+    func reconnectIfBroken(after error: PostgresError) throws {
+        guard connection.isBroken || error.kind == .connect || error.kind == .connectionLost else { return }
+        do {
+            try reconnect()
+        } catch let reconnectError as PostgresError where reconnectError.isTransient {
+            logger.warning("reconnect failed", metadata: ["error": "\(reconnectError)"])
+        }
     }
 
     func reconnect() throws {

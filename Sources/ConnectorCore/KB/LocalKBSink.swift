@@ -43,6 +43,8 @@ public final class LocalKBSink: BatchSink {
 
     public var checkpointIsFromUnfinishedRun: Bool { record.map { $0.state != "completed" } ?? false }
 
+    public var lastRunCompleted: Bool { record?.state == "completed" }
+
     public func open(plan: ExtractPlan) throws -> [String] {
         let locks = try LocalKB.lockDirectory(stateDir: stateDir)
         let name = "kb-\(spec.kbID)-\(fnv1aHex(spec.destTable)).lock"

@@ -5,7 +5,7 @@ public enum SourceCatalog {
     public static func describe(schema: String, table: String, on connection: PostgresConnection) throws -> SourceTable {
         let relation = try connection.query(
             """
-            SELECT c.oid, c.relkind, c.reltuples::bigint
+            SELECT c.oid, c.relkind, c.reltuples::bigint, NULLIF(c.relfilenode, 0)
             FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
             """, [schema, table])
@@ -73,6 +73,7 @@ public enum SourceCatalog {
                                     uniqueColumns: unique, estimatedRows: estimate)
         described.oid = UInt32(oid)
         described.relkind = relkind
+        described.filenode = relation.string(0, 3)
         if primaryKey.isEmpty {
             described.uniqueKey = try uniqueKey(of: described, oid: oid, on: connection)
         }

@@ -17,6 +17,9 @@ public struct SourceColumn: Sendable, Equatable {
 public struct SourceTable: Sendable {
     /// `pg_class.oid` (nil for a table built by hand in a test).
     public var oid: UInt32? = nil
+    /// `pg_class.relfilenode` when the relation has storage of its own (nil for a partitioned
+    /// table or a view): a new one means the table was rewritten (TRUNCATE, VACUUM FULL, ...).
+    public var filenode: String? = nil
     /// `pg_class.relkind`: `r`, `p`, `v`, `m`, `f`.
     public var relkind: String = "r"
     public var schema: String

@@ -13,7 +13,7 @@ public struct Checkpoint: Sendable, Equatable {
         }
     }
 
-    /// The cursor's type family: `integer`, `numeric`, `timestamp`, `timestamptz`, `date`, `text`, ...
+    /// The cursor's type family, one of `kinds`.
     public var kind: String
     /// The cursor column, so a checkpoint is never applied to another column.
     public var column: String?
@@ -26,6 +26,9 @@ public struct Checkpoint: Sendable, Equatable {
     /// Where the next incremental run must reach back to: the start of the oldest transaction
     /// that was still writing when a segment took its snapshot (time cursors; see InFlightWriters).
     public var rereadFrom: String? = nil
+    /// The source table's storage (`pg_class.relfilenode`) when this checkpoint was read: a
+    /// different one on the next run means the table was rewritten meanwhile (TRUNCATE, ...).
+    public var sourceFilenode: String? = nil
 
     public init(kind: String, column: String?, value: String?, tiebreaker: [KeyValue] = [], nullCursorPass: Bool = false) {
         self.kind = kind
@@ -46,12 +49,27 @@ public struct Checkpoint: Sendable, Equatable {
         }
         if nullCursorPass { members.append(("null_cursor_pass", .bool(true))) }
         if let rereadFrom { members.append(("reread_from", .string(rereadFrom))) }
+        if let sourceFilenode { members.append(("source_filenode", .string(sourceFilenode))) }
         return .object(members)
+    }
+
+    /// Every cursor kind a checkpoint may name: a type family of the cursor column, `snapshot`
+    /// (a pass without a cursor, by key), `other` (an orderable type outside these families).
+    public static let kinds = ["integer", "numeric", "float4", "float8", "text", "uuid", "date", "time", "timetz",
+                               "timestamp", "timestamptz", "interval", "bool", "bytea", "snapshot", "other"]
+
+    /// Kinds that stand for one another (the platform's own examples say `timestamp` for any time).
+    public static func kind(_ given: String, fits expected: String) -> Bool {
+        let families: [Set<String>] = [["date", "timestamp", "timestamptz"], ["integer", "numeric", "float4", "float8"]]
+        return given == expected || families.contains { $0.contains(given) && $0.contains(expected) }
     }
 
     public static func decode(_ value: JSONValue, field: String) throws -> Checkpoint {
         let cursor = try FieldReader(value, path: field)
         let kind = try cursor.nonEmptyString("kind").unwrap(or: "\(field).kind")
+        guard Self.kinds.contains(kind) else {
+            throw JobSpecError(field: "\(field).kind", problem: "\"\(kind)\" is not a cursor kind; expected one of \(Self.kinds.joined(separator: ", "))")
+        }
         let nullPass = try cursor.bool("null_cursor_pass") ?? false
         let text: String?
         switch cursor.value("value") {
@@ -83,6 +101,7 @@ public struct Checkpoint: Sendable, Equatable {
         }
         var checkpoint = Checkpoint(kind: kind, column: column, value: text, tiebreaker: tiebreaker, nullCursorPass: nullPass)
         checkpoint.rereadFrom = try cursor.nonEmptyString("reread_from")
+        checkpoint.sourceFilenode = try cursor.nonEmptyString("source_filenode")
         return checkpoint
     }
 
