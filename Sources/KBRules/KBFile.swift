@@ -91,6 +91,28 @@ public final class KBFile {
         }
     }
 
+    /// The state of a job whose empty table a later create job took over.
+    static let abandoned = "abandoned"
+
+    /// True when `table` holds no row and was built only by jobs that never completed nor landed
+    /// a row (a create job that failed or was killed after building it).
+    func isEmptyTableOfUnfinishedJobs(_ table: String) throws -> Bool {
+        let builders = try database.rows(
+            "SELECT count(*), count(*) FILTER (WHERE state = 'completed' OR rows_landed > 0) FROM _timbal_jobs WHERE target_table = ?",
+            [.text(table)])
+        guard case .integer(let jobs)? = builders.first?[0], case .integer(let landed)? = builders.first?[1],
+              jobs > 0, landed == 0 else { return false }
+        return try database.rows("SELECT 1 FROM \(SQLIdentifier.quote(table)) LIMIT 1").isEmpty
+    }
+
+    /// Drops an empty table left by unfinished jobs, so `jobID` can build it anew.
+    func abandonTable(_ table: String, takenOverBy jobID: String) throws {
+        try database.execute("DROP TABLE \(SQLIdentifier.quote(table))")
+        try run("DELETE FROM _timbal_columns WHERE table_name = ?", [table])
+        try run("UPDATE _timbal_jobs SET state = ?, updated_at = ? WHERE target_table = ? AND job_id <> ?",
+                [Self.abandoned, utcTimestamp(), table, jobID])
+    }
+
     /// Records how a run of `jobID` ended and which table now holds its rows.
     public func finishJob(_ jobID: String, state: String, table: String) throws {
         let now = utcTimestamp()

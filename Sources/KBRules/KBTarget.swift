@@ -57,6 +57,9 @@ public struct KBTarget: Sendable {
     private static func choose(kb: KBFile, jobID: String, dest: String, mode: String, plan: KBWritePlan,
                                record: KBFile.JobRecord?) throws -> KBTarget {
         if let record {
+            if record.state == KBFile.abandoned {
+                throw KBError(field: "job_id", problem: "job \(jobID) landed no row in \"\(dest)\" and another create job has since built that table; run with a new job id")
+            }
             guard record.destTable == dest else {
                 throw KBError(field: "dest_table", problem: "job \(jobID) already wrote into \"\(record.destTable)\" in \(kb.label), not \"\(dest)\"; use a new job id")
             }
@@ -76,7 +79,11 @@ public struct KBTarget: Sendable {
         switch mode {
         case "create":
             if exists {
-                throw KBError(field: "dest_table", problem: "table \"\(dest)\" already exists in \(kb.label) (mode create); use mode append, replace or upsert, or another dest_table")
+                guard try kb.isEmptyTableOfUnfinishedJobs(dest) else {
+                    throw KBError(field: "dest_table", problem: "table \"\(dest)\" already exists in \(kb.label) (mode create); use mode append, replace or upsert, or another dest_table")
+                }
+                // A create that failed (or was killed) before landing a row left it: taken over.
+                try kb.abandonTable(dest, takenOverBy: jobID)
             }
             try createTable(kb: kb, name: dest, plan: plan)
             return KBTarget(table: dest, swapInto: nil, mergeKey: plan.mergeKey, addedColumns: [])

@@ -24,6 +24,22 @@ public enum ConninfoSecrets {
         return true
     }
 
+    /// Why libpq cannot parse `conninfo` (nil when it can), in libpq's words with every candidate
+    /// secret masked: `invalid connection option "sslmdoe"`.
+    public static func parseProblem(_ conninfo: String) -> String? {
+        var errorMessage: UnsafeMutablePointer<CChar>?
+        let options = PQconninfoParse(conninfo, &errorMessage)
+        if let options {
+            PQconninfoFree(options)
+            if let errorMessage { PQfreemem(errorMessage) }
+            return nil
+        }
+        var text = errorMessage.map { String(cString: $0) } ?? "libpq cannot parse it"
+        if let errorMessage { PQfreemem(errorMessage) }
+        for secret in find(in: conninfo) { text = text.replacing(secret, with: "***") }
+        return text.split(whereSeparator: \.isNewline).joined(separator: " ")
+    }
+
     private static func parsedPasswords(_ conninfo: String) -> [String] {
         var errorMessage: UnsafeMutablePointer<CChar>?
         guard let options = PQconninfoParse(conninfo, &errorMessage) else {

@@ -42,7 +42,9 @@ enum Summary {
         }
         if result.nullCursorRows > 0 { parts.append("null_cursor_rows=\(result.nullCursorRows)") }
         if result.nullCursorRowsSkipped > 0 { parts.append("null_cursor_rows_skipped=\(result.nullCursorRowsSkipped)") }
+        if result.refreshed { parts.append("refreshed=true") }
         if let resumed = result.resumedFrom { parts.append("resumed_from=\"\(resumed.summary)\"") }
+        for warning in result.warnings { parts.append("warning=\"\(warning)\"") }
         if let checkpoint = result.checkpoint { parts.append("checkpoint=\(checkpoint.json.serialized())") }
         return parts.joined(separator: " ")
     }

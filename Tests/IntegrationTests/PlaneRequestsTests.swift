@@ -279,6 +279,30 @@ struct PlaneRequestsTests {
         expectNoSecret(harness)
     }
 
+    @Test func aPushedDSNLibpqCannotParseIsRefusedAndAWarningReachesTheVerdict() throws {
+        let scratch = try Scratch()
+        let harness = try started(scratch)
+        let connectionsFile = harness.directory + "/connections.json"
+        let before = try String(contentsOfFile: connectionsFile, encoding: .utf8)
+        let broken = ["host=127.0.0.1 port", "host=127.0.0.1 sslmdoe=disable password=\(Self.password)"]
+        for (index, dsn) in broken.enumerated() {
+            let push = JSONValue.object([("connections", .object([("shop\(index)", .object([("dsn", .string(dsn))]))]))])
+            #expect(try post(harness, "/local-config", push).status == 202)
+            let refused = waitForPush(harness) { $0["state"] == .string("refused") && $0["message"]?.stringValue?.contains("shop\(index)") == true }
+            let message = refused?["message"]?.stringValue ?? ""
+            #expect(message.contains("shop\(index).dsn") && message.contains("libpq"), "\(message)")
+            #expect(index == 0 || message.contains("sslmdoe"), "\(message)")
+        }
+        #expect(try String(contentsOfFile: connectionsFile, encoding: .utf8) == before)
+        #expect(!FileManager.default.fileExists(atPath: harness.directory + "/state/connections.pushed.json"))
+        // A misspelt optional key is applied, and the connector's warning is in the verdict.
+        let misspelt = JSONValue.object([("connections", .object([("shop", .object([("dsn", .string(TestDatabase.dsn)), ("qurey", .string("read"))]))]))])
+        #expect(try post(harness, "/local-config", misspelt).status == 202)
+        let applied = waitForPush(harness) { $0["state"] == .string("applied") }
+        #expect(applied?["message"]?.stringValue?.contains("qurey") == true, "\(String(describing: applied))")
+        expectNoSecret(harness)
+    }
+
     /// A connector that stops answering (SIGSTOP: its socket stays open, nothing comes back) does
     /// not hang a request: the plane's pings give it up and the route answers 422.
     @Test func aSilentConnectorIsGivenUpOnNotWaitedForForEver() throws {

@@ -79,6 +79,7 @@ public final class Extractor: @unchecked Sendable {
         var plan = try ExtractPlan.make(spec: spec, table: table)
         let runStart = try RunStart.decide(spec: spec, plan: plan, sink: sink)
         plan.refreshesCompletedRun = runStart.refresh
+        try runStart.checkValues(plan: plan, link: sourceLink)
         let resumeFrom = runStart.resumeFrom
         if runStart.refresh {
             logger.notice("the last run of this job completed; a rerun of a replace or a snapshot reads the whole table again", metadata: [

@@ -44,7 +44,6 @@ struct RunStart {
     func position(plan: ExtractPlan, mergeKey: [String], settings: ConnectionSettings, link: SourceLink,
                   logger: Logger) throws -> (start: KeysetPosition, carriedRereadFrom: String?) {
         guard let checkpoint = resumeFrom else { return (.start(for: plan), nil) }
-        try checkValues(checkpoint, plan: plan, link: link)
         let exact = KeysetPosition.resuming(checkpoint, plan: plan)
         guard incremental else { return (exact, checkpoint.rereadFrom) }
         guard plan.cursor != nil, checkpoint.value != nil, !checkpoint.nullCursorPass else { return (exact, nil) }
@@ -63,8 +62,10 @@ struct RunStart {
         return (KeysetPosition(pass: .values, after: [from], inclusive: true), nil)
     }
 
-    /// A value the cursor's type cannot hold fails here, naming the field, not later in a query.
-    private func checkValues(_ checkpoint: Checkpoint, plan: ExtractPlan, link: SourceLink) throws {
+    /// A value the cursor's type cannot hold fails here, naming the field, before the KB is
+    /// touched, not later in a query.
+    func checkValues(plan: ExtractPlan, link: SourceLink) throws {
+        guard let checkpoint = resumeFrom else { return }
         var checks: [(field: String, value: String, column: SourceColumn)] = []
         if let cursor = plan.cursor, let value = checkpoint.value { checks.append(("\(field).value", value, cursor)) }
         if let reread = checkpoint.rereadFrom, let cursor = plan.cursor { checks.append(("\(field).reread_from", reread, cursor)) }

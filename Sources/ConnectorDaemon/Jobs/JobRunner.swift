@@ -231,7 +231,8 @@ public final class JobRunner: @unchecked Sendable {
             }
             let state: JobReport.State = result.state == .completed ? .completed : .stopped
             try report(jobID, .init(state: state, rowsEmitted: result.totalRowsLanded, rowsPerSec: result.rowsPerSecond,
-                                    checkpoint: result.checkpoint?.json.serialized()))
+                                    checkpoint: result.checkpoint?.json.serialized(),
+                                    message: result.warnings.isEmpty ? nil : result.warnings.joined(separator: "; ")))
             jobLogger.info("job \(state.rawValue)", metadata: [
                 "rows": "\(result.totalRowsLanded)", "duration_s": "\(twoDecimals(result.durationSeconds))",
                 "rows_per_sec": "\(Int(result.rowsPerSecond))"])

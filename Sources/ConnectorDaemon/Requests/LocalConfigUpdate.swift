@@ -1,4 +1,5 @@
 import ConnectorCore
+import PostgresClient
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,6 +21,12 @@ enum LocalConfigUpdate {
             parsed = try Connections.parse(bytes, file: "pushed connections")
         } catch let error as ConfigError {
             throw RequestError(.invalid, "connections: \(error.key.isEmpty ? "" : error.key + ": ")\(error.problem)")
+        }
+        // A DSN libpq cannot parse would fail every job on it: the push is refused, the old map kept.
+        for name in parsed.entries.keys.sorted() {
+            if let problem = ConninfoSecrets.parseProblem(parsed.entries[name]!.dsn) {
+                throw RequestError(.invalid, "connections: \(name).dsn: libpq cannot parse it (\(problem)); the previous map is kept")
+            }
         }
         try writeAtomically(bytes, to: path)
         return .object([("applied", .bool(true)), ("connections", .array(parsed.entries.keys.sorted().map(JSONValue.string))),

@@ -146,7 +146,13 @@ struct ConnectorRequestRoutes: Sendable {
                 if case .array(let items)? = reply.result?["connections"] {
                     names = items.compactMap { if case .string(let s) = $0 { return s }; return nil }
                 }
-                try? store.answerPush(id: pushID, state: "applied", message: nil, connections: names)
+                // The connector's warnings (a misspelt optional key, say) are part of its verdict.
+                var warnings: [String] = []
+                if case .array(let items)? = reply.result?["warnings"] {
+                    warnings = items.compactMap { if case .string(let s) = $0 { return s }; return nil }
+                }
+                try? store.answerPush(id: pushID, state: "applied", message: warnings.isEmpty ? nil : warnings.joined(separator: "; "),
+                                      connections: names)
                 logger.info("local config applied", metadata: ["connector.id": "\(connector.id)", "push.id": "\(pushID)"])
             case .replied(let reply):
                 try? store.answerPush(id: pushID, state: "refused", message: reply.failure?.message, connections: [])

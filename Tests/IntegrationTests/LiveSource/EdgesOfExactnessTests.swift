@@ -116,58 +116,6 @@ struct EdgesOfExactnessTests {
         #expect(try scratch.kbIntegers("id", table: "n") == Array(1...301))
     }
 
-    @Test func aTableTruncatedWithRestartIdentityBetweenRunsIsReported() throws {
-        let scratch = try Scratch()
-        try scratch.sql("""
-            CREATE TABLE {s}.t (id bigserial PRIMARY KEY, updated_at timestamptz NOT NULL DEFAULT clock_timestamp(), v text);
-            CREATE INDEX ON {s}.t (updated_at, id);
-            INSERT INTO {s}.t (v) SELECT 'first' FROM generate_series(1, 700);
-            """)
-        let spec = scratch.spec(table: "t", batchRows: 200)
-        let first = try scratch.extract(spec, jobID: "truncated")
-        #expect(first.warnings.isEmpty)
-        #expect(try scratch.extract(spec, jobID: "truncated").warnings.isEmpty)  // nothing changed: no warning
-        try scratch.sql("TRUNCATE {s}.t RESTART IDENTITY; INSERT INTO {s}.t (v) SELECT 'second' FROM generate_series(1, 700)")
-        let second = try scratch.extract(spec, jobID: "truncated")
-        #expect(second.state == .completed)
-        #expect(second.warnings.count == 1)
-        #expect(second.warnings.first?.contains("rewritten") == true)
-    }
-
-    @Test func aRerunOfACompletedReplaceIsAFreshRefresh() throws {
-        let scratch = try Scratch()
-        try scratch.sql("""
-            CREATE TABLE {s}.r (id bigint PRIMARY KEY, updated_at timestamptz NOT NULL, v text);
-            INSERT INTO {s}.r SELECT g, '2026-01-01'::timestamptz + g * interval '1 s', 'v1' FROM generate_series(1, 1000) g;
-            """)
-        for cursor in ["updated_at", nil] as [String?] {
-            let dest = "r_\(cursor ?? "snapshot")"
-            let spec = scratch.spec(table: "r", dest: dest, cursor: cursor, batchRows: 300, mode: .replace)
-            let first = try scratch.extract(spec, jobID: "refresh-\(dest)")
-            #expect(first.rowsLanded == 1_000 && !first.refreshed)
-            try scratch.sql("DELETE FROM {s}.r WHERE id <= 100; UPDATE {s}.r SET v = 'v2' WHERE id BETWEEN 101 AND 200")
-            let second = try scratch.extract(spec, jobID: "refresh-\(dest)")
-            #expect(second.refreshed)
-            #expect(second.rowsLanded == 900 && second.totalRowsLanded == 900)
-            #expect(try scratch.kb().rows("SELECT count(*), sum(v = 'v2') FROM \(dest)") == [[.integer(900), .integer(100)]])
-            try scratch.sql("INSERT INTO {s}.r SELECT g, '2026-01-01'::timestamptz + g * interval '1 s', 'v1' FROM generate_series(1, 100) g; UPDATE {s}.r SET v = 'v1'")
-        }
-    }
-
-    @Test func aRerunOfACompletedKeyedSnapshotReadsEveryRowAgain() throws {
-        let scratch = try Scratch()
-        try scratch.sql("""
-            CREATE TABLE {s}.k (id bigint PRIMARY KEY, v text);
-            INSERT INTO {s}.k SELECT g, 'v1' FROM generate_series(1, 500) g;
-            """)
-        let spec = scratch.spec(table: "k", cursor: nil, batchRows: 100)
-        #expect(try scratch.extract(spec, jobID: "snap").rowsLanded == 500)
-        try scratch.sql("UPDATE {s}.k SET v = 'v2' WHERE id % 5 = 0")
-        let second = try scratch.extract(spec, jobID: "snap")
-        #expect(second.refreshed && second.rowsLanded == 500)
-        #expect(try scratch.kb().rows("SELECT count(*) FROM k WHERE v = 'v2'") == [[.integer(100)]])
-    }
-
     @Test func aCursorValueItsTypeCannotHoldIsRefusedByName() throws {
         let scratch = try Scratch()
         try scratch.sql("CREATE TABLE {s}.c (id bigint PRIMARY KEY, updated_at timestamptz NOT NULL)")
