@@ -116,14 +116,16 @@ public final class Extractor: @unchecked Sendable {
         // one held segment per pass: sorted and kept by the server, no snapshot held after that.
         // A view's cost is unknown (materializing it whole could be the expensive part): plain
         // segments of max_snapshot_s.
-        let keyColumn = plan.cursor?.name ?? plan.tiebreaker.first?.name
-        let indexed = try keyColumn.map { column in
-            try table.oid.map { oid in
-                try sourceLink.retrying("look for an index") { try SourceCost.cursorIsIndexed($0, tableOID: oid, cursor: column) }
-            } ?? false
-        } ?? false
+        let keyset = plan.valueKeys.map(\.name)
+        let indexing = try sourceLink.retrying("look for an index") { try KeysetIndexing.assess($0, table: table, keyset: keyset) }
+        let indexed = indexing.reopensCheaply
+        if case .cursorWithHeavyTies(let rowsPerValue) = indexing, table.relkind != "v" {
+            let index = "(" + keyset.map { SQLIdentifier.quote($0) }.joined(separator: ", ") + ")"
+            logger.warning("the index on the cursor alone cannot page through its ties: the job reads in one held segment (the server sorts the rest of the table once); an index on \(index) would let it read in short segments", metadata: [
+                "source.table": "\(table.qualifiedName)", "rows_per_value": "\(rowsPerValue.map(String.init) ?? "unknown (never analysed)")"])
+        }
         let segmentSeconds = indexed ? min(settings.maxSnapshotSeconds, Self.indexedSegmentSeconds) : settings.maxSnapshotSeconds
-        if let cursor = plan.cursor, table.relkind != "v", !indexed {
+        if let cursor = plan.cursor, table.relkind != "v", indexing == .none {
             logger.warning("no index leads with the cursor column: the server sorts the table once and keeps the sorted rows (temporary disk of about the table's size) for the job to read", metadata: [
                 "column": "\(cursor.name)", "table.blocks": "\(cost?.tableBlocks ?? -1)",
                 "table.rows_estimate": "\(table.estimatedRows)"])

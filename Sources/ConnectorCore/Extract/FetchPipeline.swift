@@ -127,7 +127,7 @@ final class FetchPipeline: @unchecked Sendable {
         while !stopFlag.isRaised {
             let wait = pacer.delayBeforeFetch(now: clock.now())
             if wait > Self.idleLimit && !held { closeSegment() }
-            if wait > 0, stopFlag.wait(seconds: wait) { return }
+            if wait > 0, pause(seconds: wait) { return }
             if !queue.waitForRoom(seconds: Self.idleLimit) {
                 // A held segment holds no snapshot: it may wait as long as the writer needs, with
                 // its read-ahead taken in (so no statement timeout can end it meanwhile).
@@ -140,7 +140,7 @@ final class FetchPipeline: @unchecked Sendable {
                     }
                     closeSegment()
                 }
-                guard queue.waitForRoom(seconds: .infinity) else { return }
+                while !queue.waitForRoom(seconds: keepAliveInterval) { link.keepAlive() }
             }
             let limit = sizer.current
             let startedAt = clock.now()
@@ -180,6 +180,23 @@ final class FetchPipeline: @unchecked Sendable {
                 try endSegmentIfDue()
                 if prefetches && segmentOpenedAt != nil && !stopFlag.isRaised { prefetch(limit: sizer.current) }
             }
+        }
+    }
+
+    /// How often a session waiting for the writer runs a keep-alive statement: often enough for
+    /// the server's `idle_session_timeout`, if it has one.
+    private var keepAliveInterval: Double { link.idleSessionTimeout.map { max(0.05, $0 / 3) } ?? .infinity }
+
+    /// Waits `seconds` (true when the run was stopped meanwhile), keeping the session alive.
+    private func pause(seconds: Double) -> Bool {
+        let interval = keepAliveInterval
+        guard interval.isFinite else { return stopFlag.wait(seconds: seconds) }
+        let until = monotonicSeconds() + seconds
+        while true {
+            let left = until - monotonicSeconds()
+            if left <= 0 { return false }
+            if stopFlag.wait(seconds: min(left, interval)) { return true }
+            if monotonicSeconds() < until { link.keepAlive() }
         }
     }
 

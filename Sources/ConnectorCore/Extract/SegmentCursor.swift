@@ -23,6 +23,10 @@ enum SegmentCursor {
             if ["r", "p", "v"].contains(plan.table.relkind) {
                 try connection.execute("LOCK TABLE \(SQLIdentifier.quote(schema: plan.table.schema, table: plan.table.name)) IN ACCESS SHARE MODE")
             }
+            // A held cursor's whole result is computed at COMMIT, so the plan is chosen for its
+            // total cost (one scan and sort), not for its first rows (an index walk in tie order
+            // that visits heap blocks at random).
+            if held { try connection.execute("SET LOCAL cursor_tuple_fraction = 1") }
             let hold = held ? " WITH HOLD" : ""
             try connection.query("DECLARE \(name) NO SCROLL CURSOR\(hold) FOR \(query.sql)", query.parameters, types: query.parameterTypes)
             let filenode = try verifyNotRewritten(connection, plan: plan)

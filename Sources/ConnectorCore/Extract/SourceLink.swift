@@ -12,6 +12,9 @@ final class SourceLink: @unchecked Sendable {
     private let lock = Lock()
     private var token: PostgresCancelToken?
     private(set) var connection: PostgresConnection
+    /// The server's `idle_session_timeout` for this session in seconds (nil: none): a session
+    /// idle that long is ended by the server, so long waits keep it alive (`keepAlive`).
+    private(set) var idleSessionTimeout: Double?
 
     /// Connects, retrying transient failures (too many connections, a server starting) like a read.
     init(open: @escaping () throws -> PostgresConnection, retry: RetryPolicy, stopFlag: StopFlag, logger: Logger) throws {
@@ -73,6 +76,12 @@ final class SourceLink: @unchecked Sendable {
         }
     }
 
+    /// A trivial statement, so an idle session is not ended by the server's `idle_session_timeout`
+    /// (a held segment's sorted rows live in it). Failures surface at the next read.
+    func keepAlive() {
+        _ = try? connection.execute("SELECT 1")
+    }
+
     func reconnect() throws {
         let fresh = try open()
         prepare(fresh)
@@ -80,6 +89,9 @@ final class SourceLink: @unchecked Sendable {
     }
 
     private func prepare(_ connection: PostgresConnection) {
+        let limit = try? connection.execute("SELECT setting FROM pg_catalog.pg_settings WHERE name = 'idle_session_timeout'")
+        let milliseconds = limit.flatMap { $0.rowCount == 1 ? Double($0.string(0, 0) ?? "") : nil } ?? 0
+        idleSessionTimeout = milliseconds > 0 ? milliseconds / 1000 : nil
         let stopFlag = self.stopFlag
         connection.interrupted = { stopFlag.isRaised }
         lock.withLock { token = connection.cancelToken() }
