@@ -79,14 +79,20 @@ private let readingPragmas: Set<String> = [
 
 /// The authorizer: a closed list of what untrusted SQL may do.
 private func untrustedReadAuthorizer(_: UnsafeMutableRawPointer?, _ action: Int32, _ first: UnsafePointer<CChar>?,
-                                     _: UnsafePointer<CChar>?, _: UnsafePointer<CChar>?, _: UnsafePointer<CChar>?) -> Int32 {
+                                     _ second: UnsafePointer<CChar>?, _: UnsafePointer<CChar>?, _: UnsafePointer<CChar>?) -> Int32 {
     switch action {
     case SQLITE_SELECT, SQLITE_READ, SQLITE_RECURSIVE:
         return SQLITE_OK
     case SQLITE_FUNCTION:
-        // `first` is the function's name; loading extensions reaches the file system.
+        // `second` is the function's name; loading extensions reaches the file system.
+        guard let second else { return SQLITE_DENY }
+        return String(cString: second).lowercased() == "load_extension" ? SQLITE_DENY : SQLITE_OK
+    case SQLITE_UPDATE:
+        // Setting up a table-valued pragma (`pragma_table_info('t')`) asks for UPDATE on
+        // sqlite_master without writing it; a real write is refused by the read-only open and
+        // by `sqlite3_stmt_readonly` in any case.
         guard let first else { return SQLITE_DENY }
-        return String(cString: first).lowercased() == "load_extension" ? SQLITE_DENY : SQLITE_OK
+        return String(cString: first) == "sqlite_master" ? SQLITE_OK : SQLITE_DENY
     case SQLITE_PRAGMA:
         guard let first else { return SQLITE_DENY }
         return readingPragmas.contains(String(cString: first).lowercased()) ? SQLITE_OK : SQLITE_DENY
