@@ -14,7 +14,7 @@ public enum DevPlane {
     public static func application(config: DevPlaneConfig, logger: Logger,
                                    onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) throws -> some ApplicationProtocol {
         let store = try PlaneStore(dataDir: config.dataDir)
-        let hostedKBs = try HostedKBs(dataDir: config.dataDir, isJobOpen: { id in (try? store.isJobOpen(id: id)) ?? true })
+        let hostedKBs = try HostedKBs(dataDir: config.dataDir, servedKBs: config.kbs, maxKBBytes: config.maxKBBytes, isJobOpen: { id in (try? store.isJobOpen(id: id)) ?? true })
         let hub = ConnectorHub()
         let channel = ChannelEndpoint(store: store, hostedKBs: hostedKBs, hub: hub, logger: logger)
         let router = Router(context: BasicWebSocketRequestContext.self)

@@ -17,6 +17,8 @@ public struct DevPlaneConfig: Sendable {
     public var tlsKey: String? = nil
     /// Seconds between two looks of the sync scheduler at which syncs are due (the platform: 30).
     public var syncTickSeconds: Int = defaultSyncTickSeconds
+    /// Largest a hosted KB file may grow; a batch past it is refused and its job fails.
+    public var maxKBBytes: Int64 = defaultMaxKBBytes
 
     // Defaults, written once: the initializer and the command's options both use them.
     public static let defaultHost = "127.0.0.1"
@@ -26,6 +28,7 @@ public struct DevPlaneConfig: Sendable {
     public static let defaultOrgs = ["org_dev"]
     public static let defaultKBs: [Int64] = [1, 42]
     public static let defaultSyncTickSeconds = 30
+    public static let defaultMaxKBBytes: Int64 = 8 << 30
 
     public init(host: String = defaultHost, port: Int = defaultPort, dataDir: String = defaultDataDir,
                 adminToken: String = defaultAdminToken, orgs: [String] = defaultOrgs, kbs: [Int64] = defaultKBs,

@@ -25,7 +25,13 @@ public final class KBRowWriter {
         keyed = !target.mergeKey.isEmpty
         if keyed {
             sql += " ON CONFLICT (\(target.mergeKey.map { SQLIdentifier.quote($0) }.joined(separator: ", "))) DO NOTHING"
-            let position = { (name: String) in columns.firstIndex(of: name)! + 1 }
+            var positions: [String: Int] = [:]
+            for (index, name) in columns.enumerated() where positions[name] == nil { positions[name] = index + 1 }
+            // A key the batch does not carry cannot be matched on: refused, never a crash.
+            for key in target.mergeKey where positions[key] == nil {
+                throw KBError(field: "key_columns", problem: "key column \"\(key.forMessage)\" is not among the batch's columns")
+            }
+            let position = { (name: String) in positions[name] ?? 0 }
             let assignments = columns.filter { !target.mergeKey.contains($0) }.map { "\(SQLIdentifier.quote($0)) = ?\(position($0))" }
             let match = target.mergeKey.map { "\(SQLIdentifier.quote($0)) = ?\(position($0))" }.joined(separator: " AND ")
             update = assignments.isEmpty ? nil

@@ -27,8 +27,10 @@ enum KBSchemaCheck {
         let existing = Set(try kb.columnNames(of: table))
         let missing = plan.columns.filter { !existing.contains($0.name) }
         for column in missing {
+            try KBNames.checkColumn(column.name)
+            let type = try KBType.checked(column.kbType, column: column.name)
             try kb.database.execute(
-                "ALTER TABLE \(SQLIdentifier.quote(table)) ADD COLUMN \(SQLIdentifier.quote(column.name)) \(column.kbType)")
+                "ALTER TABLE \(SQLIdentifier.quote(table)) ADD COLUMN \(SQLIdentifier.quote(column.name)) \(type.rawValue)", [])
         }
         if !missing.isEmpty || recorded.isEmpty {
             try record(kb: kb, table: table, columns: recorded.isEmpty ? plan.columns : missing, replacing: recorded.isEmpty)

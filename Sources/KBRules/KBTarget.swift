@@ -37,7 +37,9 @@ public struct KBTarget: Sendable {
     /// Picks (and creates if needed) the target table and registers the run in `_timbal_jobs`.
     /// Runs in its own transaction.
     public static func prepare(kb: KBFile, jobID: String, dest: String, mode: String, plan: KBWritePlan) throws -> KBTarget {
-        try kb.database.transaction {
+        try KBNames.checkDestination(dest)
+        try plan.columns.forEach { try KBNames.checkColumn($0.name) }
+        return try kb.database.transaction {
             let record = try kb.jobRecord(jobID)
             let refreshing = plan.refreshesCompletedRun && record?.state == "completed"
             if refreshing, let record, record.destTable != dest {
@@ -96,7 +98,7 @@ public struct KBTarget: Sendable {
             return KBTarget(table: dest, swapInto: nil, mergeKey: plan.mergeKey, addedColumns: [])
         case "replace":
             let staging = stagingName(jobID: jobID, destTable: dest)
-            try kb.database.execute("DROP TABLE IF EXISTS \(SQLIdentifier.quote(staging))")
+            try kb.database.execute("DROP TABLE IF EXISTS \(SQLIdentifier.quote(staging))", [])
             try createTable(kb: kb, name: staging, plan: plan)
             return KBTarget(table: staging, swapInto: dest, mergeKey: plan.mergeKey, addedColumns: [])
         default:
@@ -134,7 +136,7 @@ public struct KBTarget: Sendable {
             throw KBError(field: "mode", problem: "\"\(mode)\" is not one of create, append, replace, upsert")
         }
         let staging = stagingName(jobID: jobID, destTable: dest)
-        try kb.database.execute("DROP TABLE IF EXISTS \(SQLIdentifier.quote(staging))")
+        try kb.database.execute("DROP TABLE IF EXISTS \(SQLIdentifier.quote(staging))", [])
         try createTable(kb: kb, name: staging, plan: plan)
         return KBTarget(table: staging, swapInto: dest, mergeKey: [], addedColumns: [], appendsOnFinish: mode == "append" && exists)
     }
@@ -156,12 +158,12 @@ public struct KBTarget: Sendable {
             if state == "completed", let dest = swapInto, appendsOnFinish, try kb.tableExists(table) {
                 let columns = try kb.database.rows("SELECT name FROM pragma_table_info(?)", [.text(table)])
                     .compactMap { $0[0].text }.map { SQLIdentifier.quote($0) }.joined(separator: ", ")
-                try kb.database.execute("INSERT INTO \(SQLIdentifier.quote(dest)) (\(columns)) SELECT \(columns) FROM \(SQLIdentifier.quote(table))")
-                try kb.database.execute("DROP TABLE \(SQLIdentifier.quote(table))")
+                try kb.database.execute("INSERT INTO \(SQLIdentifier.quote(dest)) (\(columns)) SELECT \(columns) FROM \(SQLIdentifier.quote(table))", [])
+                try kb.database.execute("DROP TABLE \(SQLIdentifier.quote(table))", [])
                 try kb.database.execute("DELETE FROM _timbal_columns WHERE table_name = ?", [.text(table)])
             } else if state == "completed", let dest = swapInto, try kb.tableExists(table) {
-                try kb.database.execute("DROP TABLE IF EXISTS \(SQLIdentifier.quote(dest))")
-                try kb.database.execute("ALTER TABLE \(SQLIdentifier.quote(table)) RENAME TO \(SQLIdentifier.quote(dest))")
+                try kb.database.execute("DROP TABLE IF EXISTS \(SQLIdentifier.quote(dest))", [])
+                try kb.database.execute("ALTER TABLE \(SQLIdentifier.quote(table)) RENAME TO \(SQLIdentifier.quote(dest))", [])
                 try kb.database.execute("DELETE FROM _timbal_columns WHERE table_name = ?", [.text(dest)])
                 try kb.database.execute("UPDATE _timbal_columns SET table_name = ? WHERE table_name = ?", [.text(dest), .text(table)])
             }
@@ -170,12 +172,17 @@ public struct KBTarget: Sendable {
         }
     }
 
+    /// Builds a table from the plan: names quoted by `SQLIdentifier.quote`, types from the closed
+    /// `KBType` set, one prepared statement (never a script: nothing in it can end the statement).
     static func createTable(kb: KBFile, name: String, plan: KBWritePlan) throws {
-        var definitions = plan.columns.map { "\(SQLIdentifier.quote($0.name)) \($0.kbType)" }
+        var definitions = try plan.columns.map {
+            try KBNames.checkColumn($0.name)
+            return "\(SQLIdentifier.quote($0.name)) \(try KBType.checked($0.kbType, column: $0.name).rawValue)"
+        }
         if !plan.mergeKey.isEmpty {
             definitions.append("PRIMARY KEY (" + plan.mergeKey.map { SQLIdentifier.quote($0) }.joined(separator: ", ") + ")")
         }
-        try kb.database.execute("CREATE TABLE \(SQLIdentifier.quote(name)) (\(definitions.joined(separator: ", ")))")
+        try kb.database.execute("CREATE TABLE \(SQLIdentifier.quote(name)) (\(definitions.joined(separator: ", ")))", [])
         try KBSchemaCheck.record(kb: kb, table: name, columns: plan.columns, replacing: true)
     }
 

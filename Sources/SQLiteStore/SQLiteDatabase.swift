@@ -5,6 +5,8 @@ import CSQLite
 public final class SQLiteDatabase {
     let handle: OpaquePointer
     public let path: String
+    /// Keeps the context of a progress handler or authorizer alive as long as the connection.
+    var callbackContext: AnyObject?
 
     /// Process-wide settings, applied once before the first connection (SQLite requires that).
     private static let configured: Bool = {
@@ -70,10 +72,32 @@ public final class SQLiteDatabase {
         try prepare(sql).run(arguments)
     }
 
+    /// Prepares exactly one statement. SQL holding a second statement, or a NUL character (C would
+    /// cut the text there and run a prefix), is refused: a prepared statement never becomes a script.
     public func prepare(_ sql: String) throws -> SQLiteStatement {
+        if sql.utf8.contains(0) {
+            throw SQLiteError(code: SQLITE_MISUSE, message: "SQL text holds a NUL character", sql: sql, path: path)
+        }
         var raw: OpaquePointer?
-        let code = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &raw, nil)
+        let code: Int32 = sql.withCString { text in
+            var tail: UnsafePointer<CChar>?
+            var code = sqlite3_prepare_v3(handle, text, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &raw, &tail)
+            guard code == SQLITE_OK, let tail, tail.pointee != 0 else { return code }
+            // Whatever follows the first statement must be empty (white space, comments, semicolons).
+            var next: OpaquePointer?
+            code = sqlite3_prepare_v2(handle, tail, -1, &next, nil)
+            if next != nil || code != SQLITE_OK {
+                sqlite3_finalize(next)
+                sqlite3_finalize(raw)
+                raw = nil
+                return code == SQLITE_OK ? SQLITE_MISUSE : code
+            }
+            return SQLITE_OK
+        }
         guard code == SQLITE_OK, let raw else {
+            if code == SQLITE_MISUSE {
+                throw SQLiteError(code: code, message: "expected one SQL statement, found more", sql: sql, path: path)
+            }
             throw error(code, sql: sql)
         }
         return SQLiteStatement(handle: raw, database: self, sql: sql)

@@ -12,7 +12,7 @@ struct HostedRowsTests {
     let kbs: HostedKBs
     let dataDir = NSTemporaryDirectory() + "timbal-hosted-rows-\(UUID().uuidString.prefix(8))"
 
-    init() throws { kbs = try HostedKBs(dataDir: dataDir) }
+    init() throws { kbs = try HostedKBs(dataDir: dataDir, servedKBs: [1]) }
 
     private let columns = [("id", "INTEGER"), ("f", "REAL"), ("t", "TEXT"), ("raw", "BLOB"), ("a", "TEXT"), ("b", "INTEGER")]
 

@@ -66,7 +66,9 @@ public final class LocalKBSink: BatchSink {
     }
 
     public func land(_ batch: RowBatch, checkpoint: Checkpoint?) throws -> Int {
-        try writer!.land(batch, checkpoint: checkpoint)
+        // A batch before `open` is a bug in the caller: it fails this job with a message, not the daemon.
+        guard let writer else { throw KBError(field: "kb", problem: "a batch came before the KB table was opened (a bug in the extract's order)") }
+        return try writer.land(batch, checkpoint: checkpoint)
     }
 
     /// SQLite's own limit on one value (SQLITE_MAX_LENGTH, 1e9 bytes by default).

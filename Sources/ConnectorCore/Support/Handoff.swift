@@ -1,6 +1,7 @@
 /// A bounded queue between two threads: `put` waits while it is full, `take` while it is empty.
-/// Closing it wakes both sides.
-final class Handoff<Element>: @unchecked Sendable {
+/// Closing it wakes both sides. Elements cross threads, so they must be `Sendable`; the queue's
+/// own state is guarded by `condition` (hence the checked-by-hand `@unchecked`).
+final class Handoff<Element: Sendable>: @unchecked Sendable {
     private let condition = Condition()
     private var items: [Element] = []
     private var closed = false

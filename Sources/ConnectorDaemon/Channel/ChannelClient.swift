@@ -4,6 +4,7 @@ import HTTPTypes
 import Logging
 import Metrics
 import NIOCore
+import NIOPosix
 import ServiceLifecycle
 import Synchronization
 import WSClient
@@ -11,7 +12,7 @@ import WSClient
 /// Holds the one channel to the control plane open: dials out with the credential, says hello,
 /// heartbeats, hands commands to the job runner, sends what the outbox holds, and redials with
 /// jittered exponential backoff when the channel drops.
-public final class ChannelClient: Service, @unchecked Sendable {
+public final class ChannelClient: Service, Sendable {
     private let config: DaemonConfig
     private let credential: Credential
     private let store: StateStore
@@ -103,33 +104,29 @@ public final class ChannelClient: Service, @unchecked Sendable {
     }
 
     /// A plane that accepts TCP but never answers (stopped, overloaded) would hold a dial for
-    /// ever: the handshake gets `handshakeTimeoutSeconds`, then the dial is abandoned.
+    /// ever: the handshake (up to `welcome`) gets `handshakeTimeoutSeconds`, then the dial's socket
+    /// is closed; on SIGTERM the session gets `shutdownGraceSeconds` to close the channel itself.
     private func sessionWithHandshakeTimeout() async throws -> WebSocketCloseFrame? {
         flags.withLock { $0.welcomed = false }
-        return try await withThrowingTaskGroup(of: WebSocketCloseFrame??.self) { group in
-            group.addTask { .some(try await self.session()) }
-            group.addTask {
-                try await Task.sleep(for: .seconds(Self.handshakeTimeoutSeconds))
-                if !self.flags.withLock({ $0.welcomed }) { throw HandshakeTimeout(seconds: Self.handshakeTimeoutSeconds) }
-                return .none
-            }
-            while let finished = try await group.next() {
-                if case .some(let close) = finished {
-                    group.cancelAll()
-                    return close
-                }
-            }
-            return nil
+        return try await DialDeadline.run(handshakeSeconds: Double(Self.handshakeTimeoutSeconds), graceSeconds: Self.shutdownGraceSeconds,
+                                          isWelcomed: { self.flags.withLock { $0.welcomed } }) { dial in
+            try await self.session(on: dial.group)
         }
     }
 
-    struct HandshakeTimeout: Error, CustomStringConvertible {
-        let seconds: Int64
-        var description: String { "the control plane did not answer the channel's handshake within \(seconds) s" }
+    /// Seconds a session has after SIGTERM before its socket is closed under it.
+    static let shutdownGraceSeconds = 3.0
+
+    /// Batches unacknowledged this long while the channel is up mean a plane that takes batches
+    /// and does not answer: the channel is dropped and redialed, and they are sent again.
+    public static let ackTimeoutSeconds = 120.0
+
+    struct AckTimeout: Error, CustomStringConvertible {
+        let jobID: String
+        var description: String { "job \(jobID): the control plane acknowledged no batch for \(Int(ChannelClient.ackTimeoutSeconds)) s; redialing" }
     }
 
-
-    private func session() async throws -> WebSocketCloseFrame? {
+    private func session(on group: MultiThreadedEventLoopGroup) async throws -> WebSocketCloseFrame? {
         var configuration = WebSocketClientConfiguration()
         configuration.maxFrameSize = Self.maxMessageBytes
         configuration.additionalHeaders = [.authorization: "Bearer \(credential.secret)"]
@@ -137,7 +134,8 @@ public final class ChannelClient: Service, @unchecked Sendable {
         // a ping every `pingSeconds`, and the channel is closed when its pong has not come by the next.
         configuration.autoPing = .enabled(timePeriod: .seconds(Self.pingSeconds))
         configuration.closeTimeout = .seconds(5)
-        return try await config.planeConnection.connect(url: config.channelURL(), configuration: configuration, logger: quietLogger) {
+        return try await config.planeConnection.connect(url: config.channelURL(), configuration: configuration, eventLoopGroup: group,
+                                                        logger: quietLogger) {
             inbound, outbound, _ in
             try await self.converse(inbound: inbound, outbound: outbound)
         }
@@ -184,6 +182,12 @@ public final class ChannelClient: Service, @unchecked Sendable {
 
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.writeOutbox(outbound) }
+            group.addTask {
+                while !Task.isCancelled {
+                    try await Task.sleep(for: .seconds(5))
+                    if let jobID = self.runner.jobWithOverdueAcks(after: Self.ackTimeoutSeconds) { throw AckTimeout(jobID: jobID) }
+                }
+            }
             group.addTask {
                 while !Task.isCancelled {
                     self.liveness.beat("channel")

@@ -15,15 +15,19 @@ public enum ControlPlaneProbe {
         quiet.logLevel = .critical
         let answer = ResultBox()
         do {
-            _ = try await WebSocketClient.connect(url: config.channelURL(), configuration: configuration, logger: quiet) { inbound, outbound, _ in
-                var hello = Hello(name: config.name, hostname: DaemonConfig.hostName(), os: SystemInfo.os, arch: SystemInfo.arch,
-                                  version: SystemInfo.version, capabilities: Capabilities.all)
-                // Only a look: the daemon's own channel stays the connector's channel on the plane.
-                hello.probe = true
-                try? await outbound.write(.text(ChannelMessage.hello(hello).encoded()))
-                var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
-                if case .text(let text)? = try await messages.next() { answer.set(try? ChannelMessage.decode(text)) }
-                try await outbound.close(.normalClosure, reason: "check")
+            // A plane that never answers does not hold `check`: 30 s for the whole exchange.
+            _ = try await DialDeadline.run(handshakeSeconds: 30, graceSeconds: 3, isWelcomed: { answer.value != nil }) { dial in
+                try await WebSocketClient.connect(url: config.channelURL(), configuration: configuration, eventLoopGroup: dial.group,
+                                                  logger: quiet) { inbound, outbound, _ in
+                    var hello = Hello(name: config.name, hostname: DaemonConfig.hostName(), os: SystemInfo.os, arch: SystemInfo.arch,
+                                      version: SystemInfo.version, capabilities: Capabilities.all)
+                    // Only a look: the daemon's own channel stays the connector's channel on the plane.
+                    hello.probe = true
+                    try? await outbound.write(.text(ChannelMessage.hello(hello).encoded()))
+                    var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
+                    if case .text(let text)? = try await messages.next() { answer.set(try? ChannelMessage.decode(text)) }
+                    try await outbound.close(.normalClosure, reason: "check")
+                }
             }
         } catch {
             return .failure(ProbeFailure(description: "cannot reach \(config.channelURL()): \(error)"))

@@ -1,5 +1,7 @@
 import ConnectorCore
 import Logging
+import NIOCore
+import NIOPosix
 import NIOSSL
 import WSClient
 
@@ -43,10 +45,12 @@ public struct PlaneConnection: Sendable {
         return .environment()
     }
 
-    /// Dials `url` through the proxy (if any) with this TLS configuration.
-    func connect(url: String, configuration: WebSocketClientConfiguration, logger: Logger,
+    /// Dials `url` through the proxy (if any) with this TLS configuration, on `eventLoopGroup`
+    /// (a dial's own, so that it can be ended: `DialDeadline`).
+    func connect(url: String, configuration: WebSocketClientConfiguration,
+                 eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger,
                  handler: @escaping WebSocketDataHandler<WebSocketClient.Context>) async throws -> WebSocketCloseFrame? {
         try await WebSocketClient.connect(url: url, configuration: configuration, tlsConfiguration: try tlsConfiguration(),
-                                          proxySettings: proxySettings(), logger: logger, handler: handler)
+                                          proxySettings: proxySettings(), eventLoopGroup: eventLoopGroup, logger: logger, handler: handler)
     }
 }

@@ -7,6 +7,9 @@ import PostgresClient
 /// sequence number and the checkpoint it completes; the checkpoint counts as committed only once
 /// the plane acknowledges the batch. At most `window` batches are unacknowledged, so a slow plane
 /// slows the extract instead of filling memory. Unacknowledged batches are resent after a reconnect.
+///
+/// Threads: the job thread calls `open`, `land` and `close`; the channel's control thread calls
+/// `acknowledge` and `resendUnacknowledged`. Every mutable field is read and written under `lock`.
 public final class HostedSink: BatchSink, @unchecked Sendable {
     private let spec: JobSpec
     private let jobID: String
@@ -25,6 +28,10 @@ public final class HostedSink: BatchSink, @unchecked Sendable {
     /// The first batch of a run tells the plane to check the KB table against the source again.
     private var runStarted = false
     private var encoder: JSONRowEncoder?
+    /// Since when the oldest unacknowledged batch has waited without any acknowledgement
+    /// (monotonic seconds; nil with none outstanding): a plane that takes batches and never
+    /// answers is noticed by the channel (`ackOverdue`).
+    private var waitingSince: Double?
     private let onCommit: @Sendable (Checkpoint?, Int64) -> Void
 
     /// `resume` is where the plane says this job stands (its last landed batch).
@@ -36,24 +43,46 @@ public final class HostedSink: BatchSink, @unchecked Sendable {
         self.window = max(1, window)
         self.stopFlag = stopFlag
         self.onCommit = onCommit
-        nextSeq = (resume?.seq ?? 0) + 1
-        landedRows = resume?.rowsLanded ?? 0
+        // Values from the wire: checked, so a bad one fails this job with a message, never the daemon.
+        let start = try Self.checkedResume(resume)
+        nextSeq = start.nextSeq
+        landedRows = start.landedRows
         committed = try resume?.checkpoint.map { try Checkpoint.decode($0, field: "resume.checkpoint") }
     }
 
-    public func committedCheckpoint() throws -> Checkpoint? { committed }
+    /// The largest `seq` and `rows_landed` a plane's `resume` may carry: far above any real job,
+    /// and far enough below Int64.max that counting on from them cannot overflow.
+    static let maxResumeValue: Int64 = 1 << 53
+
+    static func checkedResume(_ resume: HostedResume?) throws -> (nextSeq: Int64, landedRows: Int64) {
+        guard let resume else { return (1, 0) }
+        guard (0...maxResumeValue).contains(resume.seq) else {
+            throw HostedSinkError.badResume(field: "resume.seq", value: resume.seq)
+        }
+        guard (0...maxResumeValue).contains(resume.rowsLanded) else {
+            throw HostedSinkError.badResume(field: "resume.rows_landed", value: resume.rowsLanded)
+        }
+        return (resume.seq + 1, resume.rowsLanded)
+    }
+
+    public func committedCheckpoint() throws -> Checkpoint? { lock.withLock { committed } }
 
     /// The plane keeps a hosted job's position only while the job has not ended.
-    public var checkpointIsFromUnfinishedRun: Bool { committed != nil }
+    public var checkpointIsFromUnfinishedRun: Bool { lock.withLock { committed != nil } }
 
     public func open(plan: ExtractPlan) throws -> [String] {
-        columns = plan.projection.map { HostedBatch.Column(name: $0.name, dataType: $0.declaredType, kbType: $0.kind.sqliteType) }
-        encoder = JSONRowEncoder(kinds: plan.projection.map(\.kind))
-        mergeKey = plan.mergeKey
-        startsOver = plan.isKeylessSnapshot
-        // A keyless snapshot's earlier rows sat in the staging table its first batch rebuilds.
-        if startsOver { lock.withLock { landedRows = 0 } }
-        sourceColumns = plan.table.columns.map { HostedBatch.Column(name: $0.name, dataType: $0.declaredType, kbType: $0.kind.sqliteType) }
+        let columns = plan.projection.map { HostedBatch.Column(name: $0.name, dataType: $0.declaredType, kbType: $0.kind.sqliteType) }
+        let sourceColumns = plan.table.columns.map { HostedBatch.Column(name: $0.name, dataType: $0.declaredType, kbType: $0.kind.sqliteType) }
+        let encoder = JSONRowEncoder(kinds: plan.projection.map(\.kind))
+        lock.withLock {
+            self.columns = columns
+            self.encoder = encoder
+            mergeKey = plan.mergeKey
+            startsOver = plan.isKeylessSnapshot
+            // A keyless snapshot's earlier rows sat in the staging table its first batch rebuilds.
+            if startsOver { landedRows = 0 }
+            self.sourceColumns = sourceColumns
+        }
         return plan.mergeKey
     }
 
@@ -62,13 +91,15 @@ public final class HostedSink: BatchSink, @unchecked Sendable {
     public var maxRowBytes: Int { ChannelClient.maxMessageBytes / 2 - 4096 }
 
     public func land(_ batch: RowBatch, checkpoint: Checkpoint?) throws -> Int {
-        try encoder!.withRows(batch) { rows in
+        // Only the job thread uses the encoder; it is read under the lock that `open` set it under.
+        guard let encoder = lock.withLock({ self.encoder }) else { throw HostedSinkError.notOpen }
+        return try encoder.withRows(batch) { rows in
             if rows.count > ChannelClient.maxMessageBytes - 65_536 {
                 throw HostedSinkError.frameTooLarge(rows: batch.rowCount, bytes: rows.count)
             }
             try send(rowsJSON: rows, rowCount: batch.rowCount, checkpoint: checkpoint, final: false)
+            return 0
         }
-        return 0
     }
 
     private func send(rowsJSON: UnsafeBufferPointer<UInt8>, rowCount: Int, checkpoint: Checkpoint?, final: Bool) throws {
@@ -83,6 +114,7 @@ public final class HostedSink: BatchSink, @unchecked Sendable {
                 header.sourceColumns = sourceColumns
             }
             let text = ChannelMessage.encodedBatch(header, rowsJSON: rowsJSON)
+            if unacked.isEmpty { waitingSince = monotonicSeconds() }
             unacked.append((nextSeq, text, checkpoint, Int64(rowCount)))
             nextSeq += 1
             return text
@@ -95,6 +127,11 @@ public final class HostedSink: BatchSink, @unchecked Sendable {
                 lock.wait()
             }
         }
+    }
+
+    /// Whether batches have waited `seconds` without any acknowledgement.
+    public func ackOverdue(after seconds: Double) -> Bool {
+        lock.withLock { waitingSince.map { monotonicSeconds() - $0 > seconds } ?? false }
     }
 
     /// The job is stopping: wakes a writer waiting for acknowledgements (call after raising the stop flag).
@@ -112,6 +149,7 @@ public final class HostedSink: BatchSink, @unchecked Sendable {
                 committed = first.checkpoint ?? committed
                 last = (committed, landedRows)
             }
+            if last != nil { waitingSince = unacked.isEmpty ? nil : monotonicSeconds() }
             lock.broadcast()
             return last
         }
@@ -120,7 +158,10 @@ public final class HostedSink: BatchSink, @unchecked Sendable {
 
     /// A new channel is up: send again what the plane has not acknowledged (it lands each seq once).
     public func resendUnacknowledged() {
-        let frames = lock.withLock { unacked.map(\.frame) }
+        let frames = lock.withLock {
+            if !unacked.isEmpty { waitingSince = monotonicSeconds() }
+            return unacked.map(\.frame)
+        }
         frames.forEach { outbox.send(bytes: $0) }
     }
 
@@ -149,10 +190,15 @@ public final class HostedSink: BatchSink, @unchecked Sendable {
 
 enum HostedSinkError: Error, CustomStringConvertible {
     case stopped
+    case notOpen
+    case badResume(field: String, value: Int64)
     case frameTooLarge(rows: Int, bytes: Int)
     var description: String {
         switch self {
         case .stopped: return "stopped while waiting for the control plane to acknowledge batches"
+        case .notOpen: return "hosted sink: a batch came before the sink was opened (a bug in the extract's order)"
+        case .badResume(let field, let value):
+            return "\(field): the control plane said \(value), expected 0 to \(HostedSink.maxResumeValue); the job cannot resume from it"
         case .frameTooLarge(let rows, let bytes):
             return "batch_bytes: a batch of \(rows) rows encodes to \(bytes) bytes, over the channel's \(ChannelClient.maxMessageBytes)-byte message limit; lower batch_bytes in connections.json"
         }

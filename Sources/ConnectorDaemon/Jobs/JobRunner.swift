@@ -103,6 +103,11 @@ public final class JobRunner: @unchecked Sendable {
         sinks.forEach { $0.resendUnacknowledged() }
     }
 
+    /// A hosted job whose batches have waited `seconds` without an acknowledgement, if any.
+    public func jobWithOverdueAcks(after seconds: Double) -> String? {
+        lock.withLock { hostedSinks.first { $0.value.ackOverdue(after: seconds) }?.key }
+    }
+
     public func acknowledgeBatch(jobID: String, seq: Int64) {
         lock.withLock { hostedSinks[jobID] }?.acknowledge(seq: seq)
     }

@@ -11,7 +11,7 @@ import Glibc
 /// `/readyz` (channel up and state DB open) and `/metrics` (Prometheus text format).
 /// A tiny server on its own threads (one per connection, at most 32): three GET routes need no
 /// framework, and a thread costs a stack, not the tens of MiB of an HTTP server stack.
-public final class HealthServer: Service, @unchecked Sendable {
+public final class HealthServer: Service, Sendable {
     private let host: String
     private let port: UInt16
     private let registry: PrometheusCollectorRegistry

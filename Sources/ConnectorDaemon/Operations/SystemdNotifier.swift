@@ -9,7 +9,7 @@ import Glibc
 /// Talks to systemd (`Type=notify`): READY=1 once the daemon is set up, STOPPING=1 on shutdown,
 /// and WATCHDOG=1 pings at half of `WatchdogSec` while the main loop is healthy. Writes datagrams
 /// to `$NOTIFY_SOCKET`; does nothing when systemd did not set it.
-public final class SystemdNotifier: Service, @unchecked Sendable {
+public final class SystemdNotifier: Service, Sendable {
     private let socketPath: String?
     private let watchdogInterval: Double?
     private let isHealthy: @Sendable () -> Bool

@@ -19,9 +19,31 @@ struct ChannelEndpoint: Sendable {
         return String(header.dropFirst(7))
     }
 
+    /// Seconds a socket may stay open before its first message (`hello`, `enroll`): a socket that
+    /// says nothing is closed rather than kept for ever (or until a revocation it would outlive).
+    static let firstMessageSeconds = 10
+
+    /// The first message, or nil when none came within `firstMessageSeconds` (the socket is then
+    /// closed with 1008) or the peer closed first.
+    private func firstMessage(_ messages: inout WebSocketInboundMessageStream.AsyncIterator,
+                              outbound: WebSocketOutboundWriter, expecting: String) async throws -> WebSocketMessage? {
+        let logger = self.logger
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await Task.sleep(for: .seconds(Self.firstMessageSeconds))
+                logger.warning("socket closed: no \(expecting) within \(Self.firstMessageSeconds) s")
+                try? await outbound.write(.text(ChannelMessage.error(code: "timeout", message: "no \(expecting) within \(Self.firstMessageSeconds) s").encoded()))
+                try? await outbound.close(.policyViolation, reason: "no \(expecting) in time")
+            }
+            defer { group.cancelAll() }
+            return try await messages.next()
+        }
+    }
+
     func enroll(request: Request, inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter) async throws {
         var messages = inbound.messages(maxSize: 1 << 16).makeAsyncIterator()
-        guard case .text(let text)? = try await messages.next(), case .enroll(let enroll)? = try ChannelMessage.decode(text) else { return }
+        guard case .text(let text)? = try await firstMessage(&messages, outbound: outbound, expecting: "enroll"),
+              case .enroll(let enroll)? = try ChannelMessage.decode(text) else { return }
         guard let token = Self.bearer(request), let enrolled = try store.enroll(token: token, name: enroll.name, hostname: enroll.hostname) else {
             try await outbound.write(.text(ChannelMessage.error(code: "invalid_token", message: "the enrollment token is unknown, used or expired").encoded()))
             return
@@ -37,14 +59,13 @@ struct ChannelEndpoint: Sendable {
             try await outbound.close(.policyViolation, reason: "invalid credential")
             return
         }
-        if connector.revokedAt != nil {
-            logger.warning("channel refused: the connector is revoked", metadata: ["connector.id": "\(connector.id)"])
-            try await outbound.write(.text(ChannelMessage.error(code: "revoked", message: "this connector was revoked; enroll again").encoded()))
-            try await outbound.close(.policyViolation, reason: "revoked")
-            return
-        }
+        if connector.revokedAt != nil { return try await refuseRevoked(connector.id, outbound: outbound) }
         var messages = inbound.messages(maxSize: Self.maxMessageBytes).makeAsyncIterator()
-        guard case .text(let text)? = try await messages.next(), case .hello(let hello)? = try ChannelMessage.decode(text) else { return }
+        guard case .text(let text)? = try await firstMessage(&messages, outbound: outbound, expecting: "hello"),
+              case .hello(let hello)? = try ChannelMessage.decode(text) else { return }
+        // Revocation is checked again at hello: a channel opened before the revocation and silent
+        // since gets no welcome.
+        guard try !isRevoked(connector.id) else { return try await refuseRevoked(connector.id, outbound: outbound) }
         guard hello.protocolVersion == channelProtocolVersion else {
             try await outbound.write(.text(ChannelMessage.error(code: "unsupported_protocol",
                                                                 message: "this plane speaks protocol \(channelProtocolVersion), not \(hello.protocolVersion)").encoded()))
@@ -60,6 +81,11 @@ struct ChannelEndpoint: Sendable {
         }
         try store.recordHello(connectorID: connectorID, hello)
         let session = await hub.register(connectorID, outbound: outbound)
+        // A revocation between the check above and the registration found no channel to close.
+        if try isRevoked(connectorID) {
+            await hub.unregister(connectorID, session: session)
+            return try await refuseRevoked(connectorID, outbound: outbound)
+        }
         logger.info("connector connected", metadata: ["connector.id": "\(connectorID)", "name": "\(hello.name.forLog)", "version": "\(hello.version.forLog)"])
         do {
             try await outbound.write(.text(ChannelMessage.welcome(connectorID: connectorID, heartbeatSeconds: 10).encoded()))
@@ -76,7 +102,7 @@ struct ChannelEndpoint: Sendable {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     for await (batch, bytes, rows) in batches {
-                        try await land(batch, bytes: bytes, rows: rows, connectorID: connectorID, outbound: outbound)
+                        try await admitAndLand(batch, bytes: bytes, rows: rows, connectorID: connectorID, outbound: outbound)
                     }
                 }
                 defer { landing.finish() }
@@ -111,26 +137,14 @@ struct ChannelEndpoint: Sendable {
         return .dispatch(jobID: job.id, spec: try JSONParser.parse(job.spec), resume: resume)
     }
 
-    /// Lands a hosted batch and acknowledges it; a batch the KB refuses fails the job and stops it.
-    /// An acknowledgement that cannot be sent (the channel is closing) is not a refusal: the
-    /// connector sends the batch again on its next channel, and the plane lands each seq once.
-    private func land(_ batch: HostedBatch, bytes: [UInt8], rows: Range<Int>, connectorID: String, outbound: WebSocketOutboundWriter) async throws {
-        do {
-            try hostedKBs.land(batch, bytes: bytes, rows: rows)
-        } catch {
-            logger.error("hosted batch refused", metadata: ["job.id": "\(batch.jobID)", "error": "\(error)"])
-            try store.apply(JobReport(jobID: batch.jobID, reportSeq: Int64.max - 1, state: .failed, message: "hosted KB: \(error)"),
-                            connectorID: connectorID)
-            try await outbound.write(.text(ChannelMessage.stop(jobID: batch.jobID).encoded()))
-            return
-        }
-        do {
-            try await outbound.write(.text(ChannelMessage.batchAck(jobID: batch.jobID, seq: batch.seq).encoded()))
-        } catch {
-            logger.info("batch landed but its acknowledgement could not be sent; the connector will resend it",
-                        metadata: ["job.id": "\(batch.jobID)", "seq": "\(batch.seq)"])
-            throw error
-        }
+    private func isRevoked(_ connectorID: String) throws -> Bool {
+        try store.connector(id: connectorID)?.revokedAt != nil
+    }
+
+    private func refuseRevoked(_ connectorID: String, outbound: WebSocketOutboundWriter) async throws {
+        logger.warning("channel refused: the connector is revoked", metadata: ["connector.id": "\(connectorID)"])
+        try await outbound.write(.text(ChannelMessage.error(code: "revoked", message: "this connector was revoked; enroll again").encoded()))
+        try await outbound.close(.policyViolation, reason: "revoked")
     }
 
     private func handle(_ message: ChannelMessage, connectorID: String, outbound: WebSocketOutboundWriter) async throws {

@@ -204,10 +204,19 @@ struct PlaneRoutes: Sendable {
         let body: JSONValue
         do { body = try await JSONResponse.body(request) } catch { return JSONResponse.refusal(for: error) }
         guard case .string(let sql)? = body["sql"], !sql.isEmpty else { return JSONResponse.error(.badRequest, "sql: is required") }
+        var timeoutMs = 10_000
+        if let value = body["timeout_ms"], value != .null {
+            guard case .number(let text) = value, let ms = Int(text), ms >= 1, ms <= 60_000 else {
+                return JSONResponse.error(.badRequest, "timeout_ms: expected an integer from 1 to 60000")
+            }
+            timeoutMs = ms
+        }
+        // SQLite blocks: the query runs on a thread of its own, never on the server's pool.
+        let kbs = hostedKBs, seconds = Double(timeoutMs) / 1000
         do {
-            return JSONResponse.make(try hostedKBs.query(kbID: kbID, sql: sql))
-        } catch {
-            return JSONResponse.error(.badRequest, "\(error)")
+            return JSONResponse.make(try await BlockingThread.run { try kbs.query(kbID: kbID, sql: sql, timeoutSeconds: seconds) })
+        } catch let error as HostedKBs.QueryError {
+            return JSONResponse.error(.badRequest, error.message)
         }
     }
 }

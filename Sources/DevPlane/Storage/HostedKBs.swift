@@ -21,8 +21,16 @@ public final class HostedKBs: @unchecked Sendable {
     /// hold its table for ever.
     private let isJobOpen: @Sendable (String) -> Bool
 
-    public init(dataDir: String, isJobOpen: @escaping @Sendable (String) -> Bool = { _ in true }) throws {
+    /// The KB ids the plane serves: no file is opened or created for any other id.
+    private let servedKBs: Set<Int64>
+    /// Largest a hosted KB file may grow (SQLite's `max_page_count`): a batch past it is refused.
+    private let maxKBBytes: Int64
+
+    public init(dataDir: String, servedKBs: [Int64], maxKBBytes: Int64 = DevPlaneConfig.defaultMaxKBBytes,
+                isJobOpen: @escaping @Sendable (String) -> Bool = { _ in true }) throws {
         self.isJobOpen = isJobOpen
+        self.servedKBs = Set(servedKBs)
+        self.maxKBBytes = maxKBBytes
         directory = dataDir + "/kb"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
     }
@@ -31,11 +39,16 @@ public final class HostedKBs: @unchecked Sendable {
 
     private func kb(_ kbID: Int64) throws -> KBFile {
         if let existing = open[kbID] { return existing }
+        guard servedKBs.contains(kbID) else { throw KBError(field: "kb_id", problem: "\(kbID) is not a KB this plane serves") }
         let kb = try KBFile(path: path(kbID: kbID), kbID: kbID, label: "hosted KB \(kbID)")
         // Never write on a damaged file: checked once per plane process, before the first batch.
+        // (Messages name the KB, never the data directory's path.)
         if let damage = try kb.database.quickCheck() {
-            throw KBError(field: "kb", problem: "\(path(kbID: kbID)) is damaged (\(damage)); move it aside or restore it from a backup")
+            throw KBError(field: "kb", problem: "hosted KB \(kbID) is damaged (\(damage)); move its file aside or restore it from a backup")
         }
+        // The quota: SQLite refuses to grow the file past it (SQLITE_FULL), the batch is refused.
+        let pages = max(1, maxKBBytes / Int64(SQLiteDatabase.kbPageSize))
+        _ = try kb.database.rows("PRAGMA max_page_count = \(pages)")
         try kb.database.execute(
             """
             CREATE TABLE IF NOT EXISTS _timbal_batches (
@@ -68,11 +81,30 @@ public final class HostedKBs: @unchecked Sendable {
     /// `rows` is the message's raw `rows` JSON (`bytes[range]`), streamed into SQLite by `RowsLander`.
     @discardableResult
     public func land(_ batch: HostedBatch, bytes: [UInt8], rows range: Range<Int>) throws -> Bool {
+        do {
+            return try landLocked(batch, bytes: bytes, rows: range)
+        } catch let error as SQLiteError {
+            // SQLite's own text names the file; what the plane says (job views, logs) does not.
+            if error.isDiskFull {
+                throw KBError(field: "kb_id", problem: "hosted KB \(batch.kbID) is full: its quota is \(maxKBBytes) bytes (or the plane's disk is full)")
+            }
+            throw KBError(field: "kb_id", problem: "hosted KB \(batch.kbID): sqlite: \(error.message) [code \(error.code)]")
+        }
+    }
+
+    private func landLocked(_ batch: HostedBatch, bytes: [UInt8], rows range: Range<Int>) throws -> Bool {
         try lock.withLock {
             let kb = try kb(batch.kbID)
             let db = kb.database
             if try !db.rows("SELECT 1 FROM _timbal_batches WHERE job_id = ? AND seq = ?", [.text(batch.jobID), .integer(batch.seq)]).isEmpty {
                 return false
+            }
+            // Batches land in order: the next one is the last landed + 1 (a connector sends them in
+            // order and resends from its oldest unacknowledged one). Anything else is not this job's.
+            let last = try db.rows("SELECT max(seq) FROM _timbal_batches WHERE job_id = ?", [.text(batch.jobID)]).first?.first
+            let expected: Int64 = { if case .integer(let seq)? = last { return seq + 1 }; return 1 }()
+            guard batch.seq == expected else {
+                throw KBError(field: "seq", problem: "\(batch.seq), expected \(expected) (the next batch of job \(batch.jobID))")
             }
             let target = try target(for: batch, in: kb)
             if batch.final {
@@ -90,6 +122,17 @@ public final class HostedKBs: @unchecked Sendable {
                 return count
             }
             return true
+        }
+    }
+
+    /// Whether this batch's `(job_id, seq)` has landed; false for a KB this plane does not serve or that has no file.
+    func hasLanded(_ batch: HostedBatch) throws -> Bool {
+        try lock.withLock {
+            guard servedKBs.contains(batch.kbID), open[batch.kbID] != nil || FileManager.default.fileExists(atPath: path(kbID: batch.kbID)) else {
+                return false
+            }
+            return try !database(batch.kbID).rows("SELECT 1 FROM _timbal_batches WHERE job_id = ? AND seq = ?",
+                                                  [.text(batch.jobID), .integer(batch.seq)]).isEmpty
         }
     }
 
@@ -123,31 +166,9 @@ public final class HostedKBs: @unchecked Sendable {
         return target
     }
 
-    /// Runs a read-only query on a hosted KB: cells as plain JSON, at most `limit` rows.
-    public func query(kbID: Int64, sql: String, limit: Int = 10_000) throws -> JSONValue {
-        guard FileManager.default.fileExists(atPath: path(kbID: kbID)) else {
-            throw KBError(field: "kb_id", problem: "hosted KB \(kbID) has no data yet")
-        }
-        let db = try SQLiteDatabase(path: path(kbID: kbID), readOnly: true)
-        let statement = try db.prepare(sql)
-        var rows: [JSONValue] = []
-        var truncated = false
-        while try statement.step() {
-            if rows.count >= limit { truncated = true; break }
-            rows.append(.array((0..<statement.columnCount).map { column in
-                switch statement.value(at: column) {
-                case .null: return .null
-                case .integer(let v): return .number(String(v))
-                case .real(let v): return v.isFinite ? .number(String(v)) : .string(String(v))
-                case .text(let v): return .string(v)
-                case .blob(let v): return .string("0x" + v.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined())
-                }
-            }))
-        }
-        let columns = (0..<statement.columnCount).map { column in
-            JSONValue.object([("name", .string(statement.columnName(at: column))), ("data_type", .string(statement.declaredType(at: column) ?? ""))])
-        }
-        return .object([("columns", .array(columns)), ("rows", .array(rows)), ("row_count", .number(String(rows.count))),
-                        ("truncated", .bool(truncated))])
+    /// The KB's file, if it exists; for read-only queries (`HostedKBs+Query.swift`).
+    func existingPath(kbID: Int64) -> String? {
+        guard servedKBs.contains(kbID), FileManager.default.fileExists(atPath: path(kbID: kbID)) else { return nil }
+        return path(kbID: kbID)
     }
 }

@@ -115,6 +115,11 @@ public final class PlaneStore: @unchecked Sendable {
         try lock.withLock { try connectorsLocked(where: "credential = ?", [.text(credential)]).first }
     }
 
+    /// A connector by id alone: for the channel, which knows its connector from the credential.
+    func connector(id: String) throws -> ConnectorRow? {
+        try lock.withLock { try connectorsLocked(where: "id = ?", [.text(id)]).first }
+    }
+
     public func connector(id: String, org: String) throws -> ConnectorRow? {
         try lock.withLock { try connectorsLocked(where: "id = ? AND org_id = ?", [.text(id), .text(org)]).first }
     }
