@@ -107,7 +107,7 @@ public final class KBFile {
 
     /// Drops an empty table left by unfinished jobs, so `jobID` can build it anew.
     func abandonTable(_ table: String, takenOverBy jobID: String) throws {
-        try database.execute("DROP TABLE \(SQLIdentifier.quote(table))")
+        try database.execute("DROP TABLE \(SQLIdentifier.quote(table))", [])
         try run("DELETE FROM _timbal_columns WHERE table_name = ?", [table])
         try run("UPDATE _timbal_jobs SET state = ?, updated_at = ? WHERE target_table = ? AND job_id <> ?",
                 [Self.abandoned, utcTimestamp(), table, jobID])
