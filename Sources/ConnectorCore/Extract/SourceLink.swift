@@ -29,17 +29,24 @@ final class SourceLink: @unchecked Sendable {
                 break
             } catch let error as PostgresError where error.isTransient && !stopFlag.isRaised {
                 attempt += 1
-                guard attempt <= retry.maxAttempts else {
-                    throw ExtractError.retriesExhausted(attempts: attempt - 1, last: error)
-                }
-                let delay = retry.delay(attempt: attempt)
-                logger.warning("cannot connect to the source; retrying", metadata: [
-                    "attempt": "\(attempt)", "max_attempts": "\(retry.maxAttempts)",
-                    "retry.delay_s": "\(twoDecimals(delay))", "error": "\(error)"])
-                if stopFlag.wait(seconds: delay) { throw error }
+                try Self.backOff(error, attempt: attempt, step: "connect", retry: retry, stopFlag: stopFlag, logger: logger)
             }
         }
         prepare(connection)
+    }
+
+    /// Counts one transient failure of `step`: gives up once retries run out, else logs and waits
+    /// its backoff (giving up at once when the run is stopped meanwhile).
+    private static func backOff(_ error: PostgresError, attempt: Int, step: String, retry: RetryPolicy,
+                                stopFlag: StopFlag, logger: Logger) throws {
+        guard attempt <= retry.maxAttempts else {
+            throw ExtractError.retriesExhausted(attempts: attempt - 1, last: error)
+        }
+        let delay = retry.delay(attempt: attempt)
+        logger.warning("source step failed; retrying", metadata: [
+            "step": "\(step)", "attempt": "\(attempt)", "max_attempts": "\(retry.maxAttempts)",
+            "retry.delay_s": "\(twoDecimals(delay))", "error": "\(error)"])
+        if stopFlag.wait(seconds: delay) { throw error }
     }
 
     /// Runs a step before the read (catalog, null count, where to start), retrying transient
@@ -51,14 +58,7 @@ final class SourceLink: @unchecked Sendable {
                 return try body(connection)
             } catch let error as PostgresError where error.isTransient && !stopFlag.isRaised {
                 attempt += 1
-                guard attempt <= retry.maxAttempts else {
-                    throw ExtractError.retriesExhausted(attempts: attempt - 1, last: error)
-                }
-                let delay = retry.delay(attempt: attempt)
-                logger.warning("source step failed; retrying", metadata: [
-                    "step": "\(step)", "attempt": "\(attempt)", "max_attempts": "\(retry.maxAttempts)",
-                    "retry.delay_s": "\(twoDecimals(delay))", "error": "\(error)"])
-                if stopFlag.wait(seconds: delay) { throw error }
+                try Self.backOff(error, attempt: attempt, step: step, retry: retry, stopFlag: stopFlag, logger: logger)
                 try reconnectIfBroken(after: error)
             }
         }
