@@ -32,7 +32,9 @@ public final class KBRowWriter {
                 throw KBError(field: "key_columns", problem: "key column \"\(key.forMessage)\" is not among the batch's columns")
             }
             let position = { (name: String) in positions[name] ?? 0 }
-            let assignments = columns.filter { !target.mergeKey.contains($0) }.map { "\(SQLIdentifier.quote($0)) = ?\(position($0))" }
+            var assignments = columns.filter { !target.mergeKey.contains($0) }.map { "\(SQLIdentifier.quote($0)) = ?\(position($0))" }
+            // deletes "soft": a row landed again exists at the source, so it loses its mark.
+            if let clear = try KBDeletes.clearMarkAssignment(kb: kb, table: target.table, columns: columns) { assignments.append(clear) }
             let match = target.mergeKey.map { "\(SQLIdentifier.quote($0)) = ?\(position($0))" }.joined(separator: " AND ")
             update = assignments.isEmpty ? nil
                 : try kb.database.prepare("UPDATE \(table) SET \(assignments.joined(separator: ", ")) WHERE \(match)")

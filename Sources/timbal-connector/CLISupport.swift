@@ -36,6 +36,7 @@ enum Summary {
         ]
         parts.append("rows_merged=\(result.rowsMerged)")
         parts.append("segments=\(result.segments)")
+        if let deleted = result.rowsDeleted { parts.append("rows_deleted=\(deleted)") }
         if let blocks = result.heapBlocks, let table = result.tableBlocks {
             parts.append("heap_blocks=\(blocks)")
             parts.append("table_blocks=\(table)")

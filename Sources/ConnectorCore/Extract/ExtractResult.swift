@@ -36,6 +36,8 @@ public struct ExtractResult: Sendable {
     public var refreshed = false
     /// What an operator should know of this run, one sentence each (also in the job's report).
     public var warnings: [String] = []
+    /// Rows this run's delete reconciliation removed or marked (nil: no reconciliation ran).
+    public var rowsDeleted: Int64? = nil
 
     public var rowsPerSecond: Double { durationSeconds > 0 ? Double(rowsLanded) / durationSeconds : 0 }
 }

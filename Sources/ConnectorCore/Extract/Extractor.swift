@@ -77,6 +77,8 @@ public final class Extractor: @unchecked Sendable {
             try SourceCatalog.describe(schema: spec.source.schema, table: spec.source.table, on: $0)
         }
         var plan = try ExtractPlan.make(spec: spec, table: table)
+        // deletes: refused by name before any row moves (keyless, a key type, a soft clash).
+        let reconcileKeys = spec.deletes == .keep ? nil : try ReconcileKeys.resolve(spec: spec, plan: plan)
         let runStart = try RunStart.decide(spec: spec, plan: plan, sink: sink)
         plan.refreshesCompletedRun = runStart.refresh
         try runStart.checkValues(plan: plan, link: sourceLink)
@@ -86,6 +88,7 @@ public final class Extractor: @unchecked Sendable {
                 "mode": "\(spec.mode.rawValue)", "dest.table": "\(spec.destTable)"])
         }
         let mergeKey = try sink.open(plan: plan)
+        if let reconcileKeys { try DeletePass.prepare(sink: sink, choice: spec.deletes, keys: reconcileKeys, mergeKey: mergeKey) }
         if plan.isKeylessSnapshot {
             logger.notice("snapshot of a table with no key: one unordered scan into a staging table, put in place when it completes; if interrupted it starts over", metadata: [
                 "source.table": "\(table.qualifiedName)", "dest.table": "\(spec.destTable)"])
@@ -190,6 +193,12 @@ public final class Extractor: @unchecked Sendable {
             logger.info("rows read again replaced their earlier version by key", metadata: ["rows.merged": "\(merged)"])
         }
 
+        // deletes: after every row of the read has landed, before the run ends.
+        let deleted = try reconcileKeys.flatMap { keys -> Int64? in
+            guard !stopFlag.isRaised else { return nil }
+            return try DeletePass.run(spec: spec, plan: plan, keys: keys, link: sourceLink, sink: sink,
+                                      maxSnapshotSeconds: settings.maxSnapshotSeconds, clock: clock, stopFlag: stopFlag, logger: logger)
+        }
         let state: ExtractResult.State = stopFlag.isRaised ? .stopped : .completed
         try sink.close(state: state)
         let heapBlocks = state == .completed && !sourceLink.connection.isBroken ? cost?.blocksSinceStart(sourceLink.connection) : nil
@@ -198,7 +207,7 @@ public final class Extractor: @unchecked Sendable {
             batches: batches, nullCursorRows: nullRows, nullCursorRowsSkipped: skippedNulls, resumedFrom: resumeFrom,
             checkpoint: checkpoint, retries: pipeline.retries, durationSeconds: clock.now() - started,
             rowsMerged: merged, segments: pipeline.segments, heapBlocks: heapBlocks, tableBlocks: cost?.tableBlocks,
-            refreshed: runStart.refresh, warnings: warnings)
+            refreshed: runStart.refresh, warnings: warnings, rowsDeleted: deleted)
     }
 
     static let rewrittenWarning = "the source table was rewritten since the last checkpoint (TRUNCATE, VACUUM FULL, CLUSTER or a rewriting ALTER TABLE): if its keys were reused (TRUNCATE ... RESTART IDENTITY), new rows overwrote KB rows with the same key; a run with mode replace rebuilds the KB table"

@@ -5,17 +5,20 @@ import PostgresClient
 /// One process runs a job id at a time, and one job writes a KB table at a time: both are held
 /// with `flock` locks under `<state-dir>/locks/`, which the kernel releases if the process dies.
 public final class LocalKBSink: BatchSink {
-    private let kb: LocalKB
-    private let spec: JobSpec
+    let kb: LocalKB
+    let spec: JobSpec
     private let jobID: String
     private let stateDir: String
     private let logger: Logger
     private let jobLock: FileLock
     private var tableLock: FileLock?
     private var record: LocalKB.JobRecord?
-    private var target: KBTarget?
+    private(set) var target: KBTarget?
     private var writer: KBBatchWriter?
     private var checkpointer: WALCheckpointer?
+    /// `deletes` (LocalKBSink+Deletes): the rules applied to the target, and what they changed.
+    var deletes: KBDeletes?
+    public internal(set) var rowsDeleted: Int64 = 0
 
     public init(stateDir: String, spec: JobSpec, jobID: String, logger: Logger = Logger(label: "timbal.kb")) throws {
         guard !jobID.isEmpty else { throw KBError(field: "job_id", problem: "must not be empty") }

@@ -36,9 +36,11 @@ extension JobSpec {
         if cursor != nil && source.cursorColumn == nil {
             throw JobSpecError(field: "cursor", problem: "a resume cursor needs source.cursor_column")
         }
-        return JobSpec(
+        var spec = JobSpec(
             kbID: kbID, destTable: destTable, source: source, requestedBatchRows: Int(batchRows),
             cursor: cursor, mode: mode, keyColumns: keyColumns, pacing: pacing, placement: placement)
+        spec.deletes = try job.oneOf("deletes", DeletesChoice.self, allowed: DeletesChoice.allCases) ?? .keep
+        return spec
     }
 
     static func validateDestTable(_ name: String) throws {

@@ -24,12 +24,15 @@ public struct JobSpec: Sendable, Equatable {
     public var keyColumns: [String]
     public var pacing: Pacing
     public var placement: Placement
+    /// `deletes`: what a run does with KB rows whose key is gone from the source (default keep).
+    public var deletes: DeletesChoice = .keep
 
     /// The connector capabilities this job needs (`source:<kind>`, `kb:local`, `extract:snapshot`).
     public var requiredCapabilities: [String] {
         var needed = ["source:\(source.kind)"]
         if placement == .local { needed.append("kb:local") }
         if source.cursorColumn == nil { needed.append("extract:snapshot") }
+        if deletes != .keep { needed.append(DeletesChoice.capability) }
         return needed
     }
 

@@ -1,0 +1,141 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import SQLiteStore
+import TimbalSupport
+
+/// Applies reconciled key ranges to one KB table: one implementation for both placements (the
+/// local KB, the plane's hosted KB). For each range it walks the table's keys in the range beside
+/// the source's (`KeyMergeWalk`) and removes (`hard`) or marks (`soft`) those the source lacks;
+/// in `soft`, a marked key the source has again loses its mark. One transaction per range, so a
+/// range is applied whole or not at all, and applying it again changes nothing.
+public final class KBDeletes {
+    /// The column `soft` marks: when the source's row was found gone (UTC, microseconds).
+    public static let markColumn = "_timbal_deleted_at"
+    /// KB keys read per query while walking a range (bounds memory when a range holds many).
+    static let chunk = 4096
+
+    private let kb: KBFile
+    private let table: String
+    private let keyColumns: [String]
+    private let kinds: [KBKeyKind]
+    private let soft: Bool
+    private let remove: SQLiteStatement
+    private let mark: SQLiteStatement?
+    private let unmark: SQLiteStatement?
+
+    /// `keyColumns` are the table's key (what rows merge on), `kinds` how each is stored.
+    public init(kb: KBFile, table: String, keyColumns: [String], kinds: [KBKeyKind], soft: Bool) throws {
+        guard !keyColumns.isEmpty, keyColumns.count == kinds.count else {
+            throw KBError(field: "deletes", problem: "KB table \"\(table.forMessage)\" has no key to match source rows on; deletes need one")
+        }
+        self.kb = kb
+        self.table = table
+        self.keyColumns = keyColumns
+        self.kinds = kinds
+        self.soft = soft
+        let quoted = SQLIdentifier.quote(table)
+        let match = keyColumns.enumerated().map { "\(SQLIdentifier.quote($0.element)) = ?\($0.offset + 2)" }.joined(separator: " AND ")
+        let column = SQLIdentifier.quote(Self.markColumn)
+        remove = try kb.database.prepare("DELETE FROM \(quoted) WHERE ?1 IS NULL AND \(match)")
+        mark = soft ? try kb.database.prepare("UPDATE \(quoted) SET \(column) = ?1 WHERE \(column) IS NULL AND \(match)") : nil
+        unmark = soft ? try kb.database.prepare("UPDATE \(quoted) SET \(column) = NULL WHERE ?1 IS NULL AND \(match)") : nil
+    }
+
+    /// Applies one range: KB keys in `range` that `present` (the source's keys in it, ascending)
+    /// lacks are removed or marked. Returns how many rows were removed or newly marked.
+    @discardableResult
+    public func apply(range: KBKeyRange, present: [KBKey]) throws -> Int64 {
+        if let outside = present.first(where: { !range.contains($0) }) {
+            throw KBError(field: "deletes", problem: "source key \(outside) lies outside the range \(range) it was sent with; no row was removed")
+        }
+        var walk = try KeyMergeWalk(source: present)
+        let now = Self.markTimestamp()
+        return try kb.database.transaction {
+            var changed: Int64 = 0
+            var from = range.after
+            while true {
+                let chunk = try keys(after: from, through: range.through)
+                for (key, marked) in chunk {
+                    if try walk.sourceHas(key) {
+                        if marked, let unmark { try run(unmark, .null, key) }
+                    } else if let mark {
+                        if !marked { try run(mark, .text(now), key); changed += Int64(kb.database.changes) }
+                    } else {
+                        try run(remove, .null, key)
+                        changed += Int64(kb.database.changes)
+                    }
+                }
+                guard chunk.count == Self.chunk, let last = chunk.last?.key else { return changed }
+                from = last
+            }
+        }
+    }
+
+    private func run(_ statement: SQLiteStatement, _ first: SQLiteValue, _ key: KBKey) throws {
+        try statement.bind(first, at: 1)
+        for (index, value) in key.values.enumerated() { try bind(value, at: index + 2, into: statement) }
+        try statement.run()
+    }
+
+    private func bind(_ value: KBKeyValue, at index: Int, into statement: SQLiteStatement) throws {
+        switch value {
+        case .integer(let number): try statement.bindInteger(number, at: index)
+        case .text(let bytes): try bytes.withUnsafeBufferPointer { try statement.bindTextCopy($0, at: index) }
+        }
+    }
+
+    /// Up to `chunk` KB keys in (after, through], ascending, each with whether it is marked.
+    /// Rows with a NULL key column are never matched at the source, so never touched.
+    private func keys(after: KBKey?, through: KBKey?) throws -> [(key: KBKey, marked: Bool)] {
+        let names = keyColumns.map { SQLIdentifier.quote($0) }
+        let tuple = names.count == 1 ? names[0] : "(" + names.joined(separator: ", ") + ")"
+        let placeholders = { (start: Int) -> String in
+            let list = (0..<names.count).map { "?\(start + $0)" }
+            return list.count == 1 ? list[0] : "(" + list.joined(separator: ", ") + ")"
+        }
+        var conditions = names.map { "\($0) IS NOT NULL" }
+        var bounds: [KBKey] = []
+        if let after { conditions.append("\(tuple) > \(placeholders(1 + bounds.count * names.count))"); bounds.append(after) }
+        if let through { conditions.append("\(tuple) <= \(placeholders(1 + bounds.count * names.count))"); bounds.append(through) }
+        let marked = soft ? SQLIdentifier.quote(Self.markColumn) + " IS NOT NULL" : "0"
+        let sql = "SELECT \(names.joined(separator: ", ")), \(marked) FROM \(SQLIdentifier.quote(table)) WHERE "
+            + conditions.joined(separator: " AND ") + " ORDER BY \(names.joined(separator: ", ")) LIMIT \(Self.chunk)"
+        let statement = try kb.database.prepare(sql)
+        var position = 1
+        for bound in bounds {
+            for value in bound.values { try bind(value, at: position, into: statement); position += 1 }
+        }
+        var rows: [(key: KBKey, marked: Bool)] = []
+        while try statement.step() {
+            var values: [KBKeyValue] = []
+            values.reserveCapacity(names.count)
+            for (column, kind) in kinds.enumerated() {
+                switch (kind, statement.value(at: column)) {
+                case (.integer, .integer(let number)): values.append(.integer(number))
+                case (.text, .text(let text)): values.append(.text(Array(text.utf8)))
+                case (_, let other):
+                    // A value the source could not have written: the orders may differ, so stop.
+                    throw KBError(field: "deletes", problem: "KB table \"\(table.forMessage)\" holds \(other) in key column \"\(keyColumns[column].forMessage)\", not the \(kind.rawValue) the source's key has; no row was removed")
+                }
+            }
+            rows.append((KBKey(values), statement.value(at: names.count) == .integer(1)))
+        }
+        return rows
+    }
+
+    /// Now in UTC with microseconds, `YYYY-MM-DDTHH:MM:SS.ffffffZ` (the KB's timestamptz form).
+    public static func markTimestamp() -> String {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        var seconds = spec.tv_sec
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func pad(_ value: Int, _ width: Int) -> String {
+            let digits = String(value)
+            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        return "\(pad(Int(parts.tm_year) + 1900, 4))-\(pad(Int(parts.tm_mon) + 1, 2))-\(pad(Int(parts.tm_mday), 2))T"
+            + "\(pad(Int(parts.tm_hour), 2)):\(pad(Int(parts.tm_min), 2)):\(pad(Int(parts.tm_sec), 2)).\(pad(Int(spec.tv_nsec / 1000), 6))Z"
+    }
+}
