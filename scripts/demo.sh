@@ -116,9 +116,9 @@ echo "==> query: POST $api/query (read-only, capped at max_rows)"
 curl -sf "${auth[@]}" -X POST "$api/query" \
     -d '{"connection_ref": "shop", "sql": "SELECT status, count(*), sum(total) FROM orders GROUP BY status ORDER BY status", "max_rows": 10}'
 echo
-echo "==> sync: POST $api/syncs (every 2 s, merged on id), then 250 rows change in the source"
+echo "==> sync: POST $api/syncs (every 2 s, merged on id, deletes hard), then 250 rows change and 100 are deleted in the source"
 sync=$(curl -sf "${auth[@]}" -X POST "$api/syncs" -d '{"kb_id": 42, "dest_table": "orders_synced", "interval_secs": 2,
-  "key_columns": ["id"], "source": {"kind": "postgres", "connection_ref": "shop", "schema": "public", "table": "orders", "cursor_column": "updated_at"}}' \
+  "key_columns": ["id"], "deletes": "hard", "source": {"kind": "postgres", "connection_ref": "shop", "schema": "public", "table": "orders", "cursor_column": "updated_at"}}' \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["sync_id"])')
 wait_sync_runs() {
     for _ in $(seq 1 300); do
@@ -131,10 +131,12 @@ wait_sync_runs() {
 }
 wait_sync_runs 1
 psql -q -X "$dsn" -c "UPDATE orders SET total = total + 1, updated_at = now() WHERE id <= 200;
-                      INSERT INTO orders (id, updated_at, customer, total) SELECT g, now(), 'new', 1 FROM generate_series(10001, 10050) g"
+                      INSERT INTO orders (id, updated_at, customer, total) SELECT g, now(), 'new', 1 FROM generate_series(10001, 10050) g;
+                      DELETE FROM orders WHERE id BETWEEN 5001 AND 5100"
 runs_before=$(curl -sf "${auth[@]}" "$api/syncs/$sync" | python3 -c 'import json,sys; print(json.load(sys.stdin)["stats"]["runs_completed"])')
 wait_sync_runs $((runs_before + 1))
 echo "    $(curl -sf "${auth[@]}" "$api/syncs/$sync" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("sync", d["sync"]["id"], "runs", d["stats"], "last run", d["recent_runs"][0]["state"], d["recent_runs"][0]["rows_emitted"], "rows")')"
+echo "    rows the syncs' runs deleted from the KB (stats.rows_deleted): $(curl -sf "${auth[@]}" "$api/syncs/$sync" | python3 -c 'import json,sys; print(json.load(sys.stdin)["stats"]["rows_deleted"])')"
 echo "    hosted KB: $(curl -sf "${auth[@]}" -X POST "$plane/k2/42/query" -d '{"sql": "SELECT count(*), sum(CAST(total AS REAL)) FROM orders_synced"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["rows"][0])')"
 echo "    source:    $(psql -X -At "$dsn" -c 'SELECT count(*), sum(total) FROM orders')"
 curl -sf "${auth[@]}" -X PATCH "$api/syncs/$sync" -d '{"enabled": false}' >/dev/null

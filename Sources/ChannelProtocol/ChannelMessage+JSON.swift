@@ -67,6 +67,7 @@ extension ChannelMessage {
             if let v = r.finishedAt { s("finished_at", v) }
             if let v = r.durationMs { n("duration_ms", v) }
             if let v = r.etaSeconds { m.append(("eta_s", .number(twoDecimals(v)))) }
+            if let v = r.rowsDeleted { n("rows_deleted", v) }
         case .batch(let b):
             s("job_id", b.jobID); n("seq", b.seq); n("kb_id", b.kbID); s("dest_table", b.destTable); s("mode", b.mode)
             m.append(("key_columns", .array(b.keyColumns.map(JSONValue.string))))
@@ -75,6 +76,8 @@ extension ChannelMessage {
             if b.final { m.append(("final", .bool(true))) }
             if b.runStart { m.append(("run_start", .bool(true))) }
             if b.startsOver { m.append(("starts_over", .bool(true))) }
+            if let deletes = b.deletes { s("deletes", deletes) }
+            if let reconcile = b.reconcile { m.append(("reconcile", reconcile.json)) }
             if let source = b.sourceColumns {
                 m.append(("source_columns", .array(source.map { .object([("name", .string($0.name)), ("data_type", .string($0.dataType))]) })))
             }
@@ -135,6 +138,7 @@ extension ChannelMessage {
                 startedAt: r.optionalString("started_at"), finishedAt: r.optionalString("finished_at"),
                 durationMs: try r.optionalInt("duration_ms"))
             if r.optional("eta_s") != nil { report.etaSeconds = try r.double("eta_s") }
+            report.rowsDeleted = try r.optionalInt("rows_deleted")
             return .jobReport(report)
         case "batch":
             // `rows` may be left raw (null in the tree) by a reader that streams them.
@@ -159,6 +163,8 @@ extension ChannelMessage {
                 checkpoint: r.optional("checkpoint"), final: v["final"] == .bool(true))
             batch.runStart = v["run_start"] == .bool(true)
             batch.startsOver = v["starts_over"] == .bool(true)
+            batch.deletes = r.optionalString("deletes")
+            batch.reconcile = try r.optional("reconcile").map(HostedReconcile.decode)
             if case .array(let source)? = v["source_columns"] {
                 batch.sourceColumns = try source.map { column in
                     let c = Reader(column)

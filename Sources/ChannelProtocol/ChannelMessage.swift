@@ -82,6 +82,8 @@ public struct JobReport: Equatable, Sendable {
     public var durationMs: Int64?
     /// Seconds left at the current rate, from the planner's row estimate (extension; running jobs only).
     public var etaSeconds: Double?
+    /// Rows the job's delete reconciliation removed or marked (extension, `extract:deletes`; nil: none ran).
+    public var rowsDeleted: Int64?
 
     public init(jobID: String, reportSeq: Int64, state: State, rowsEmitted: Int64 = 0, rowsPerSec: Double = 0,
                 checkpoint: JSONValue? = nil, message: String? = nil, startedAt: String? = nil,
@@ -135,6 +137,10 @@ public struct HostedBatch: Equatable, Sendable {
     /// A snapshot of a table with no key: each run lands into a fresh staging table (the first
     /// batch of a run, `run_start`, rebuilds it), put in place by the final batch.
     public var startsOver = false
+    /// `deletes` of the job when not `keep` (extension): the plane readies the table for it.
+    public var deletes: String? = nil
+    /// A slice of the delete reconciliation (extension); such a batch has no rows.
+    public var reconcile: HostedReconcile? = nil
 
     public init(jobID: String, seq: Int64, kbID: Int64, destTable: String, mode: String, keyColumns: [String],
                 columns: [Column], rows: [[JSONValue]], checkpoint: JSONValue?, final: Bool = false) {

@@ -18,7 +18,7 @@ public final class LocalKBSink: BatchSink {
     private var checkpointer: WALCheckpointer?
     /// `deletes` (LocalKBSink+Deletes): the rules applied to the target, and what they changed.
     var deletes: KBDeletes?
-    public internal(set) var rowsDeleted: Int64 = 0
+    var deletedRows: Int64 = 0
 
     public init(stateDir: String, spec: JobSpec, jobID: String, logger: Logger = Logger(label: "timbal.kb")) throws {
         guard !jobID.isEmpty else { throw KBError(field: "job_id", problem: "must not be empty") }

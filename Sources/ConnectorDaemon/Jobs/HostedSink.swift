@@ -16,7 +16,7 @@ public final class HostedSink: BatchSink, @unchecked Sendable {
     private let outbox: Outbox
     private let window: Int
     private let stopFlag: StopFlag
-    private let lock = Condition()
+    let lock = Condition()
     private var unacked: [(seq: Int64, frame: [UInt8], checkpoint: Checkpoint?, rows: Int64)] = []
     private var nextSeq: Int64
     private var landedRows: Int64
@@ -33,6 +33,10 @@ public final class HostedSink: BatchSink, @unchecked Sendable {
     /// answers is noticed by the channel (`ackOverdue`).
     private var waitingSince: Double?
     private let onCommit: @Sendable (Checkpoint?, Int64) -> Void
+    /// `deletes` (HostedSink+Deletes): the job's choice and how its key columns are stored; read
+    /// and written under `lock`.
+    var deletes: DeletesChoice = .keep
+    var deleteKeyKinds: [KBKeyKind] = []
 
     /// `resume` is where the plane says this job stands (its last landed batch).
     public init(spec: JobSpec, jobID: String, resume: HostedResume?, outbox: Outbox, window: Int, stopFlag: StopFlag,
@@ -102,12 +106,15 @@ public final class HostedSink: BatchSink, @unchecked Sendable {
         }
     }
 
-    private func send(rowsJSON: UnsafeBufferPointer<UInt8>, rowCount: Int, checkpoint: Checkpoint?, final: Bool) throws {
+    func send(rowsJSON: UnsafeBufferPointer<UInt8>, rowCount: Int, checkpoint: Checkpoint?, final: Bool,
+              reconcile: HostedReconcile? = nil) throws {
         let frame: [UInt8] = lock.withLock {
             var header = HostedBatch(
                 jobID: jobID, seq: nextSeq, kbID: spec.kbID, destTable: spec.destTable, mode: spec.mode.rawValue,
                 keyColumns: mergeKey, columns: columns, rows: [], checkpoint: checkpoint?.json, final: final)
             header.startsOver = startsOver
+            header.deletes = deletes == .keep ? nil : deletes.rawValue
+            header.reconcile = reconcile
             if !runStarted {
                 runStarted = true
                 header.runStart = true
@@ -181,7 +188,7 @@ public final class HostedSink: BatchSink, @unchecked Sendable {
         }
     }
 
-    private func committedOrLast() -> Checkpoint? {
+    func committedOrLast() -> Checkpoint? {
         lock.withLock { unacked.last?.checkpoint ?? committed }
     }
 

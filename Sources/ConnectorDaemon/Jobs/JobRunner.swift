@@ -235,9 +235,11 @@ public final class JobRunner: @unchecked Sendable {
                 return
             }
             let state: JobReport.State = result.state == .completed ? .completed : .stopped
-            try report(jobID, .init(state: state, rowsEmitted: result.totalRowsLanded, rowsPerSec: result.rowsPerSecond,
-                                    checkpoint: result.checkpoint?.json.serialized(),
-                                    message: result.warnings.isEmpty ? nil : result.warnings.joined(separator: "; ")))
+            var change = StateStore.Change(state: state, rowsEmitted: result.totalRowsLanded, rowsPerSec: result.rowsPerSecond,
+                                           checkpoint: result.checkpoint?.json.serialized(),
+                                           message: result.warnings.isEmpty ? nil : result.warnings.joined(separator: "; "))
+            change.rowsDeleted = result.rowsDeleted
+            try report(jobID, change)
             jobLogger.info("job \(state.rawValue)", metadata: [
                 "rows": "\(result.totalRowsLanded)", "duration_s": "\(twoDecimals(result.durationSeconds))",
                 "rows_per_sec": "\(Int(result.rowsPerSecond))"])

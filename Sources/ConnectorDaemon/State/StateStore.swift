@@ -58,6 +58,7 @@ public final class StateStore: @unchecked Sendable {
         // State DBs from before the ETA: add its column.
         let columns = try database.rows("SELECT name FROM pragma_table_info('jobs')").compactMap { $0[0].text }
         if !columns.contains("eta_s") { try database.execute("ALTER TABLE jobs ADD COLUMN eta_s REAL") }
+        if !columns.contains("rows_deleted") { try database.execute("ALTER TABLE jobs ADD COLUMN rows_deleted INTEGER") }
     }
 
     /// Records a dispatched job; false if the daemon already knows this job id.
@@ -80,6 +81,8 @@ public final class StateStore: @unchecked Sendable {
         public var message: String?
         /// Seconds left at the current rate; cleared when the job ends.
         public var etaSeconds: Double?
+        /// Rows the delete reconciliation removed or marked.
+        public var rowsDeleted: Int64?
         public init(state: JobReport.State? = nil, rowsEmitted: Int64? = nil, rowsPerSec: Double? = nil,
                     checkpoint: String? = nil, message: String? = nil, etaSeconds: Double? = nil) {
             self.etaSeconds = etaSeconds
@@ -116,6 +119,7 @@ public final class StateStore: @unchecked Sendable {
             if let checkpoint = change.checkpoint { sets.append("checkpoint = ?"); values.append(.text(checkpoint)) }
             if let message = change.message { sets.append("message = ?"); values.append(.text(message)) }
             if let eta = change.etaSeconds { sets.append("eta_s = ?"); values.append(.real(eta)) }
+            if let deleted = change.rowsDeleted { sets.append("rows_deleted = ?"); values.append(.integer(deleted)) }
             let update = try database.prepare("UPDATE jobs SET \(sets.joined(separator: ", ")) WHERE job_id = ?")
             try update.run(values + [.text(jobID)])
             return try reportLocked(jobID)
@@ -130,7 +134,7 @@ public final class StateStore: @unchecked Sendable {
     private func reportLocked(_ jobID: String) throws -> JobReport? {
         let rows = try database.rows(
             """
-            SELECT report_seq, state, rows_emitted, rows_per_sec, checkpoint, message, started_at, finished_at, duration_ms, eta_s
+            SELECT report_seq, state, rows_emitted, rows_per_sec, checkpoint, message, started_at, finished_at, duration_ms, eta_s, rows_deleted
             FROM jobs WHERE job_id = ?
             """, [.text(jobID)])
         guard let row = rows.first else { return nil }
@@ -141,6 +145,7 @@ public final class StateStore: @unchecked Sendable {
                                rowsEmitted: int(row[2]) ?? 0, rowsPerSec: real(row[3]), checkpoint: checkpoint, message: row[5].text,
                                startedAt: row[6].text, finishedAt: row[7].text, durationMs: int(row[8]))
         if case .real(let eta) = row[9] { report.etaSeconds = eta }
+        report.rowsDeleted = int(row[10])
         return report
     }
 

@@ -42,6 +42,7 @@ enum BatchAdmission {
             return refuse("key_columns", "\(batch.keyColumns.map(\.forLog)), expected \(key) as dispatched")
         }
         if batch.seq < 1 { return refuse("seq", "\(batch.seq), expected 1 or more") }
+        if let problem = HostedDeletes.admissionProblem(batch, dispatchedSpec: job.spec) { return refuse("deletes", problem) }
         do {
             try KBNames.checkDestination(batch.destTable)
             for column in batch.columns {

@@ -24,7 +24,11 @@ extension ChannelEndpoint {
                 return .failure(refusal)
             }
             do {
-                return .success(try hostedKBs.land(batch, bytes: bytes, rows: rows))
+                let landed = try hostedKBs.land(batch, bytes: bytes, rows: rows)
+                if batch.reconcile != nil, let count = hostedKBs.takeDeleted(jobID: batch.jobID) {
+                    try store.addRowsDeleted(jobID: batch.jobID, count)
+                }
+                return .success(landed)
             } catch let error as KBError {
                 return .failure(.init(jobID: batch.jobID, field: error.field, problem: error.problem, jobIsTheSenders: true))
             } catch {

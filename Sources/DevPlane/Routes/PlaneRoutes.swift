@@ -101,6 +101,7 @@ struct PlaneRoutes: Sendable {
             ("created_at", .string(job.createdAt)), ("updated_at", .string(job.updatedAt)),
         ]
         if let v = job.startedAt { members.append(("started_at", .string(v))) }
+        if let v = job.rowsDeleted { members.append(("rows_deleted", .int(v))) }
         if let v = job.finishedAt { members.append(("finished_at", .string(v))) }
         if let v = job.durationMs {
             members.append(("duration_ms", .int(v)))

@@ -16,6 +16,8 @@ public final class HostedKBs: @unchecked Sendable {
     private var checkpointers: [Int64: WALCheckpointer] = [:]
     /// The table each running job writes into, decided at its first batch of a run.
     private var targets: [String: KBTarget] = [:]
+    /// Rows each job's reconcile batches removed or marked, until the endpoint records them.
+    private var deleted: [String: Int64] = [:]
 
     /// Asks the plane whether a job is still open, so a job that died without finishing does not
     /// hold its table for ever.
@@ -107,6 +109,12 @@ public final class HostedKBs: @unchecked Sendable {
                 throw KBError(field: "seq", problem: "\(batch.seq), expected \(expected) (the next batch of job \(batch.jobID))")
             }
             let target = try target(for: batch, in: kb)
+            if let reconcile = batch.reconcile {
+                // deletes: a slice of the reconciliation, applied with its seq in one transaction.
+                let count = try HostedDeletes.apply(reconcile, batch: batch, target: target, kb: kb) { try record(batch, rows: 0, in: db) }
+                deleted[batch.jobID, default: 0] += count
+                return true
+            }
             if batch.final {
                 // The job's data is complete: swap a replace's staging table in. Idempotent, so a
                 // final batch resent after a crash between the two steps finds the swap done.
@@ -123,6 +131,11 @@ public final class HostedKBs: @unchecked Sendable {
             }
             return true
         }
+    }
+
+    /// Rows the job's reconcile batches removed or marked since the last call (nil: none).
+    func takeDeleted(jobID: String) -> Int64? {
+        lock.withLock { deleted.removeValue(forKey: jobID) }
     }
 
     /// Whether this batch's `(job_id, seq)` has landed; false for a KB this plane does not serve or that has no file.
@@ -162,6 +175,9 @@ public final class HostedKBs: @unchecked Sendable {
         let target = batch.startsOver && !batch.runStart
             ? try KBTarget.continuing(kb: kb, jobID: batch.jobID, dest: batch.destTable, mode: batch.mode)
             : try KBTarget.prepare(kb: kb, jobID: batch.jobID, dest: batch.destTable, mode: batch.mode, plan: plan)
+        if batch.deletes == DeletesChoice.soft.rawValue {
+            try KBDeletes.prepareSoft(kb: kb, table: target.table, sourceName: "the source table")
+        }
         targets[batch.jobID] = target
         return target
     }

@@ -43,6 +43,7 @@ public final class PlaneStore: @unchecked Sendable {
         try addColumnIfMissing("enrollment_tokens", "name", "TEXT")
         try addColumnIfMissing("connectors", "token_name", "TEXT")
         try addColumnIfMissing("jobs", "eta_s", "REAL")
+        try addColumnIfMissing("jobs", "rows_deleted", "INTEGER")
     }
 
     private func addColumnIfMissing(_ table: String, _ column: String, _ declaration: String) throws {
@@ -185,6 +186,8 @@ public final class PlaneStore: @unchecked Sendable {
         public var syncID: String?
         /// Seconds left, as the connector last estimated (running jobs).
         public var etaSeconds: Double?
+        /// Rows the job's delete reconciliation removed or marked (nil: none ran).
+        public var rowsDeleted: Int64? = nil
 
         public var isTerminal: Bool { ["completed", "failed", "stopped"].contains(state) }
     }
@@ -238,17 +241,19 @@ public final class PlaneStore: @unchecked Sendable {
         try database.rows(
             """
             SELECT id, connector_id, kb_id, spec, dest_table, mode, placement, state, rows_emitted, rows_per_sec, message,
-                   created_at, updated_at, started_at, finished_at, duration_ms, checkpoint, sync_id, eta_s
+                   created_at, updated_at, started_at, finished_at, duration_ms, checkpoint, sync_id, eta_s, rows_deleted
             FROM jobs WHERE \(condition) ORDER BY created_at
             """, arguments).map { row in
             func int(_ v: SQLiteValue) -> Int64? { if case .integer(let x) = v { return x }; return nil }
             func real(_ v: SQLiteValue) -> Double { if case .real(let x) = v { return x }; if case .integer(let x) = v { return Double(x) }; return 0 }
-            return JobRow(id: row[0].text ?? "", connectorID: row[1].text ?? "", kbID: int(row[2]) ?? 0, spec: row[3].text ?? "",
+            var job = JobRow(id: row[0].text ?? "", connectorID: row[1].text ?? "", kbID: int(row[2]) ?? 0, spec: row[3].text ?? "",
                           destTable: row[4].text ?? "", mode: row[5].text ?? "", placement: row[6].text ?? "",
                           state: row[7].text ?? "", rowsEmitted: int(row[8]) ?? 0, rowsPerSec: real(row[9]), message: row[10].text,
                           createdAt: row[11].text ?? "", updatedAt: row[12].text ?? "", startedAt: row[13].text,
                           finishedAt: row[14].text, durationMs: int(row[15]), checkpoint: row[16].text, syncID: row[17].text,
                           etaSeconds: { if case .real(let x) = row[18] { return x }; return nil }())
+            job.rowsDeleted = int(row[19])
+            return job
         }
     }
 
@@ -270,14 +275,16 @@ public final class PlaneStore: @unchecked Sendable {
             let update = try database.prepare(
                 """
                 UPDATE jobs SET stop_pending = stop_pending * \(report.state.isTerminal ? 0 : 1), eta_s = ?, state = ?, rows_emitted = ?, rows_per_sec = ?, message = coalesce(?, message), checkpoint = coalesce(?, checkpoint),
-                    report_seq = ?, updated_at = ?, started_at = ?, finished_at = coalesce(finished_at, ?), duration_ms = coalesce(?, duration_ms)
+                    report_seq = ?, updated_at = ?, started_at = ?, finished_at = coalesce(finished_at, ?), duration_ms = coalesce(?, duration_ms),
+                    rows_deleted = coalesce(?, rows_deleted)
                 WHERE id = ?
                 """)
             let eta: SQLiteValue = report.state.isTerminal || sticky ? .null : report.etaSeconds.map(SQLiteValue.real) ?? .null
             let values: [SQLiteValue] = [
                 eta, .text(state), .integer(report.rowsEmitted), .real(report.rowsPerSec), report.message.map(SQLiteValue.text) ?? .null,
                 report.checkpoint.map { .text($0.serialized()) } ?? .null, .integer(report.reportSeq), .text(now),
-                startedAt.map(SQLiteValue.text) ?? .null, finishedAt, report.durationMs.map(SQLiteValue.integer) ?? .null, .text(report.jobID)]
+                startedAt.map(SQLiteValue.text) ?? .null, finishedAt, report.durationMs.map(SQLiteValue.integer) ?? .null,
+                report.rowsDeleted.map(SQLiteValue.integer) ?? .null, .text(report.jobID)]
             try update.run(values)
         }
     }

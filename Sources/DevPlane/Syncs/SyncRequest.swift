@@ -16,7 +16,8 @@ struct SyncRequest: Sendable {
     var startCursor: JSONValue?
     var initialCursor: JSONValue?
 
-    static let jobFields = ["kb_id", "dest_table", "placement", "batch_rows", "pacing", "key_columns", "source"]
+    static let jobFields = ["kb_id", "dest_table", "placement", "batch_rows", "pacing", "key_columns", "source", "deletes",
+                            SyncRow.reconcileField]
 
     static func parse(_ body: JSONValue) throws -> SyncRequest {
         guard case .object(let members) = body else {
@@ -24,6 +25,7 @@ struct SyncRequest: Sendable {
         }
         var template = JSONValue.object(members.filter { jobFields.contains($0.0) })
         template = withKeyColumnsSelected(template)
+        _ = try reconcileEveryRuns(body)
         let spec = try JobSpec.decode(template)
         return SyncRequest(
             template: template, spec: spec,
@@ -46,6 +48,18 @@ struct SyncRequest: Sendable {
         if seconds < 1 { throw JobSpecError(field: "interval_secs", problem: "must be >= 1, got \(seconds)") }
         if seconds > Int64(Int32.max) { throw JobSpecError(field: "interval_secs", problem: "must be <= \(Int32.max), got \(seconds)") }
         return seconds
+    }
+
+    /// `reconcile_every_runs`: a run reconciles deletes every N runs, N >= 1 (default 1).
+    static func reconcileEveryRuns(_ body: JSONValue) throws -> Int64? {
+        guard let value = body.member(SyncRow.reconcileField) else { return nil }
+        guard case .number(let text) = value, let runs = Int64(text) else {
+            throw JobSpecError(field: SyncRow.reconcileField, problem: "expected an integer number of runs, got \(value.serialized())")
+        }
+        if runs < 1 || runs > Int64(Int32.max) {
+            throw JobSpecError(field: SyncRow.reconcileField, problem: "must be between 1 and \(Int32.max), got \(runs)")
+        }
+        return runs
     }
 
     static func enabled(_ body: JSONValue) throws -> Bool? {

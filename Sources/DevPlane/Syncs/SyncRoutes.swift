@@ -84,18 +84,25 @@ struct SyncRoutes: Sendable {
 
     private func update(_ request: Request, _ context: some RequestContext) async throws -> Response {
         let sync = try lookup(context)
-        let enabled: Bool?, interval: Int64?
+        let enabled: Bool?, interval: Int64?, template: JSONValue?
         do {
             let body = try await JSONResponse.body(request)
             enabled = try SyncRequest.enabled(body)
             interval = try SyncRequest.intervalSecs(body, required: false)
+            template = try SyncDeletesPatch.template(sync, body)
         } catch {
             return JSONResponse.refusal(for: error)
         }
-        guard enabled != nil || interval != nil else {
-            return JSONResponse.error(.badRequest, "body: give enabled and/or interval_secs")
+        guard enabled != nil || interval != nil || template != nil else {
+            return JSONResponse.error(.badRequest, "body: give enabled, interval_secs, deletes and/or reconcile_every_runs")
         }
         if enabled == true { try refuseRevokedConnector(sync) }
+        if let template {
+            if let refusal = try SyncDeletesPatch.refusal(template, connector: try store.connector(id: sync.connectorID, org: sync.orgID)) {
+                return refusal
+            }
+            try store.updateSyncTemplate(id: sync.id, template: template)
+        }
         try store.updateSync(id: sync.id, enabled: enabled, intervalSecs: interval)
         guard let updated = try store.sync(id: sync.id, org: sync.orgID) else { return JSONResponse.error(.notFound, "sync \(sync.id) not found") }
         return JSONResponse.make(.object([("sync", try view(updated))]))

@@ -29,6 +29,16 @@ struct SyncRow: Sendable {
     var cursorColumn: String? { source?.cursorColumn }
     /// No cursor column: every run re-reads the whole table and rebuilds `dest_table`.
     var isFullRefresh: Bool { cursorColumn == nil }
+
+    /// Kept in the template beside the job fields; never sent to the connector.
+    static let reconcileField = "reconcile_every_runs"
+    /// `deletes` of the sync's runs (this project's extension).
+    var deletes: DeletesChoice { (try? JobSpec.decode(template))?.deletes ?? .keep }
+    /// A run reconciles deletes every this many runs.
+    var reconcileEveryRuns: Int64 {
+        if case .number(let text)? = template.member(Self.reconcileField), let runs = Int64(text), runs >= 1 { return runs }
+        return 1
+    }
 }
 
 /// One run of a sync (a job carrying its `sync_id`), as the sync's views and rules need it.
@@ -54,6 +64,8 @@ struct SyncProgress: Sendable {
     var consecutiveFailures: Int
     /// The last checkpoint a run committed into `dest_table` (JSON text).
     var committedCursor: String?
+    /// Runs of the sync so far (every state).
+    var runsSoFar: Int64 = 0
 
     var runOpen: Bool { lastRun?.isOpen ?? false }
 }
@@ -71,7 +83,11 @@ extension SyncRow {
     }
 
     func nextJobBody(_ progress: SyncProgress) throws -> JSONValue {
-        var body = template.setting("mode", .string(nextMode(progress).rawValue))
+        var body = template.removing(Self.reconcileField).setting("mode", .string(nextMode(progress).rawValue))
+        // Runs between reconciliations only catch up: the deletes wait for the Nth run.
+        if deletes != .keep, (progress.runsSoFar + 1) % reconcileEveryRuns != 0 {
+            body = body.setting("deletes", .string(DeletesChoice.keep.rawValue))
+        }
         if let cursor = nextCursor(progress) { body = body.setting("cursor", try JSONParser.parse(cursor)) }
         return body
     }
@@ -87,6 +103,12 @@ extension JSONValue {
             members.append((key, value))
         }
         return .object(members)
+    }
+
+    /// The object without `key`.
+    func removing(_ key: String) -> JSONValue {
+        guard case .object(let members) = self else { return self }
+        return .object(members.filter { $0.0 != key })
     }
 
     /// The member, or nil when absent or JSON null.

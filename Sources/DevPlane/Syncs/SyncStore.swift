@@ -80,6 +80,14 @@ extension PlaneStore {
         }
     }
 
+    /// A new job template (PATCH of `deletes` or `reconcile_every_runs`).
+    func updateSyncTemplate(id: String, template: JSONValue) throws {
+        try lock.withLock {
+            _ = try database.rows("UPDATE syncs SET template = ?, updated_at = ? WHERE id = ?",
+                                  [.text(template.serialized()), .text(Self.timestamp()), .text(id)])
+        }
+    }
+
     func deleteSync(id: String) throws {
         try lock.withLock { _ = try database.rows("DELETE FROM syncs WHERE id = ?", [.text(id)]) }
     }
@@ -122,8 +130,10 @@ extension PlaneStore {
                 """, [id])
             var count = 0
             if case .integer(let n)? = failures.first?.first { count = Int(n) }
+            var runs: Int64 = 0
+            if case .integer(let n)? = try database.rows("SELECT count(*) FROM jobs WHERE sync_id = ?", [id]).first?.first { runs = n }
             return SyncProgress(lastRun: lastRun, lastCompleted: lastCompleted, consecutiveFailures: count,
-                                committedCursor: cursor.first?.first?.text)
+                                committedCursor: cursor.first?.first?.text, runsSoFar: runs)
         }
     }
 
@@ -136,18 +146,20 @@ extension PlaneStore {
         var runsCompleted: Int64 = 0
         var runsFailed: Int64 = 0
         var rowsTotal: Int64 = 0
+        var rowsDeleted: Int64 = 0
     }
 
     func syncStats(syncID: String) throws -> SyncStats {
         try lock.withLock {
             let rows = try database.rows(
                 """
-                SELECT count(*), coalesce(sum(state = 'completed'), 0), coalesce(sum(state = 'failed'), 0), coalesce(sum(rows_emitted), 0)
+                SELECT count(*), coalesce(sum(state = 'completed'), 0), coalesce(sum(state = 'failed'), 0), coalesce(sum(rows_emitted), 0),
+                       coalesce(sum(rows_deleted), 0)
                 FROM jobs WHERE sync_id = ?
                 """, [.text(syncID)])
             guard let row = rows.first else { return SyncStats() }
             func int(_ v: SQLiteValue) -> Int64 { if case .integer(let x) = v { return x }; return 0 }
-            return SyncStats(runsTotal: int(row[0]), runsCompleted: int(row[1]), runsFailed: int(row[2]), rowsTotal: int(row[3]))
+            return SyncStats(runsTotal: int(row[0]), runsCompleted: int(row[1]), runsFailed: int(row[2]), rowsTotal: int(row[3]), rowsDeleted: int(row[4]))
         }
     }
 

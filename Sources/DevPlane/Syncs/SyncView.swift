@@ -17,6 +17,7 @@ enum SyncView {
             ("key_columns", .array(sync.keyColumns.map(JSONValue.string))), ("kb_uid", .string(String(sync.kbID))),
             ("dest_table", .string(sync.destTable)), ("placement", .string(sync.placement)),
             ("interval_secs", .int(sync.intervalSecs)), ("effective_interval_secs", .int(effective)),
+            ("deletes", .string(sync.deletes.rawValue)), ("reconcile_every_runs", .int(sync.reconcileEveryRuns)),
             ("enabled", .bool(sync.enabled)), ("has_cursor", .bool(sync.nextCursor(progress) != nil)),
             ("consecutive_failures", .int(Int64(progress.consecutiveFailures))),
             ("created_at", .string(sync.createdAt)), ("updated_at", .string(sync.updatedAt)),
@@ -58,6 +59,7 @@ enum SyncView {
 
     static func stats(_ stats: PlaneStore.SyncStats) -> JSONValue {
         .object([("runs_total", .int(stats.runsTotal)), ("runs_completed", .int(stats.runsCompleted)),
-                 ("runs_failed", .int(stats.runsFailed)), ("rows_total", .int(stats.rowsTotal))])
+                 ("runs_failed", .int(stats.runsFailed)), ("rows_total", .int(stats.rowsTotal)),
+                 ("rows_deleted", .int(stats.rowsDeleted))])
     }
 }

@@ -37,6 +37,8 @@ public final class KBDeletes {
         let quoted = SQLIdentifier.quote(table)
         let match = keyColumns.enumerated().map { "\(SQLIdentifier.quote($0.element)) = ?\($0.offset + 2)" }.joined(separator: " AND ")
         let column = SQLIdentifier.quote(Self.markColumn)
+        // Every statement takes the key at ?2...; ?1 is the mark's time (NULL where unused), so
+        // one binding routine serves all three.
         remove = try kb.database.prepare("DELETE FROM \(quoted) WHERE ?1 IS NULL AND \(match)")
         mark = soft ? try kb.database.prepare("UPDATE \(quoted) SET \(column) = ?1 WHERE \(column) IS NULL AND \(match)") : nil
         unmark = soft ? try kb.database.prepare("UPDATE \(quoted) SET \(column) = NULL WHERE ?1 IS NULL AND \(match)") : nil
@@ -44,8 +46,9 @@ public final class KBDeletes {
 
     /// Applies one range: KB keys in `range` that `present` (the source's keys in it, ascending)
     /// lacks are removed or marked. Returns how many rows were removed or newly marked.
+    /// `inTransaction` runs in the same transaction (the plane records the batch's seq there).
     @discardableResult
-    public func apply(range: KBKeyRange, present: [KBKey]) throws -> Int64 {
+    public func apply(range: KBKeyRange, present: [KBKey], inTransaction: () throws -> Void = {}) throws -> Int64 {
         if let outside = present.first(where: { !range.contains($0) }) {
             throw KBError(field: "deletes", problem: "source key \(outside) lies outside the range \(range) it was sent with; no row was removed")
         }
@@ -66,7 +69,10 @@ public final class KBDeletes {
                         changed += Int64(kb.database.changes)
                     }
                 }
-                guard chunk.count == Self.chunk, let last = chunk.last?.key else { return changed }
+                guard chunk.count == Self.chunk, let last = chunk.last?.key else {
+                    try inTransaction()
+                    return changed
+                }
                 from = last
             }
         }

@@ -19,8 +19,8 @@ enum DeletePass {
     /// Walks the whole key range; returns the rows the sink removed or marked. Short segments
     /// when an index gives the key order, else one sorted pass kept by the server.
     static func run(spec: JobSpec, plan: ExtractPlan, keys: ReconcileKeys, link: SourceLink, sink: BatchSink,
-                    maxSnapshotSeconds: Double, clock: MonotonicClock, stopFlag: StopFlag, logger: Logger) throws -> Int64 {
-        guard let deleteSink = sink as? DeleteSink else { return 0 }
+                    maxSnapshotSeconds: Double, clock: MonotonicClock, stopFlag: StopFlag, logger: Logger) throws -> Int64? {
+        guard let deleteSink = sink as? DeleteSink else { return nil }
         let indexing = try link.retrying("look for a key index") { try KeysetIndexing.assess($0, table: plan.table, keyset: keys.names) }
         let isView = plan.table.relkind == "v"
         let held = !isView && (keys.needsCollation || !indexing.reopensCheaply)
@@ -30,7 +30,7 @@ enum DeletePass {
                                           clock: clock, stopFlag: stopFlag)
         let outcome = try reconciler.run()
         logger.info(outcome.finished ? "deletes reconciled" : "deletes reconciliation stopped", metadata: [
-            "deletes": "\(spec.deletes.rawValue)", "keys": "\(outcome.keys)", "rows.deleted": "\(deleteSink.rowsDeleted)",
+            "deletes": "\(spec.deletes.rawValue)", "keys": "\(outcome.keys)", "rows.deleted": "\(deleteSink.rowsDeleted.map(String.init) ?? "counted by the plane")",
             "segments": "\(outcome.segments)", "held": "\(held)", "duration_s": "\(twoDecimals(clock.now() - started))"])
         return deleteSink.rowsDeleted
     }

@@ -81,7 +81,7 @@ final class DeleteReconciler {
         if held { try connection.execute("SET LOCAL cursor_tuple_fraction = 1") }
         try connection.query("DECLARE \(Self.cursorName) NO SCROLL CURSOR\(held ? " WITH HOLD" : "") FOR \(query.sql)",
                              query.parameters, types: query.types)
-        try SegmentCursor.verifyNotRewritten(connection, plan: plan)
+        _ = try SegmentCursor.verifyNotRewritten(connection, plan: plan)
         if held { try connection.execute("COMMIT") }
         outcome.segments += 1
         while true {

@@ -7,6 +7,7 @@ public protocol DeleteSink: AnyObject {
     /// Applies one range of the source's keys: KB keys in `range` that `present` lacks are removed
     /// or marked. Rows landed before it are committed first (the range must see them).
     func applyDeletes(range: KBKeyRange, present: [KBKey]) throws
-    /// Rows removed or marked by this run, as far as the destination has confirmed.
-    var rowsDeleted: Int64 { get }
+    /// Rows removed or marked by this run; nil when the destination counts them itself (the
+    /// plane, for a hosted job).
+    var rowsDeleted: Int64? { get }
 }

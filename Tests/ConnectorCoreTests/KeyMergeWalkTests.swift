@@ -1,0 +1,110 @@
+import Foundation
+import KBRules
+import SQLiteStore
+import Testing
+
+/// The pure merge of two sorted key streams, and `KBDeletes` applying its verdicts to a real SQLite
+/// table (no Postgres needed).
+@Suite("Key merge walk and KB deletes")
+struct KeyMergeWalkTests {
+    func int(_ values: Int64...) -> KBKey { KBKey(values.map { .integer($0) }) }
+    func text(_ values: String...) -> KBKey { KBKey(values.map { .text(Array($0.utf8)) }) }
+
+    @Test func keysTheSourceLacksAreMissing() throws {
+        let source = [int(1), int(3), int(4), int(9)]
+        let kb = [int(0), int(1), int(2), int(3), int(5), int(9), int(10)]
+        #expect(try KeyMergeWalk.missing(source: source, kb: kb) == [int(0), int(2), int(5), int(10)])
+        #expect(try KeyMergeWalk.missing(source: [], kb: kb) == kb)
+        #expect(try KeyMergeWalk.missing(source: source, kb: []) == [])
+    }
+
+    @Test func textComparesAsBytesNotAsSwiftStrings() throws {
+        // Byte order: "B" (0x42) < "a" (0x61) < "ab" < "é" (0xC3 0xA9); composed "é" differs from
+        // "e" + combining accent, which Swift's String equality would call equal.
+        let ordered = [text("B"), text("a"), text("ab"), text("e\u{301}"), text("é")]
+        #expect(ordered == ordered.sorted())
+        #expect(text("é") != text("e\u{301}"))
+        #expect(try KeyMergeWalk.missing(source: [text("a"), text("é")], kb: ordered) == [text("B"), text("ab"), text("e\u{301}")])
+    }
+
+    @Test func compositeKeysCompareColumnByColumn() throws {
+        let kb = [KBKey([.integer(1), .text(Array("z".utf8))]), KBKey([.integer(2), .text(Array("a".utf8))])]
+        #expect(kb[0] < kb[1])
+        #expect(try KeyMergeWalk.missing(source: [kb[1]], kb: kb) == [kb[0]])
+    }
+
+    @Test func keysOutOfOrderStopTheWalk() throws {
+        #expect(throws: KeyMergeWalk.OrderError.self) { try KeyMergeWalk(source: [int(2), int(1)]) }
+        #expect(throws: KeyMergeWalk.OrderError.self) { try KeyMergeWalk(source: [int(1), int(1)]) }
+        var walk = try KeyMergeWalk(source: [int(1), int(5)])
+        #expect(try walk.sourceHas(int(5)))
+        #expect(throws: KeyMergeWalk.OrderError.self) { try walk.sourceHas(int(1)) }
+    }
+
+    @Test func rangesIncludeTheirEndNotTheirStart() {
+        let range = KBKeyRange(after: int(3), through: int(7))
+        #expect(!range.contains(int(3)) && range.contains(int(4)) && range.contains(int(7)) && !range.contains(int(8)))
+        #expect(KBKeyRange(after: nil, through: nil).contains(int(.min)))
+    }
+
+    // MARK: KBDeletes on SQLite
+
+    func table(_ ids: ClosedRange<Int64>) throws -> KBFile {
+        let directory = NSTemporaryDirectory() + "timbal-kbdeletes-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let kb = try KBFile(path: directory + "/1.sqlite", kbID: 1, label: "KB 1")
+        try kb.database.execute("CREATE TABLE t (id INTEGER, note TEXT, PRIMARY KEY (id))")
+        for id in ids { try kb.database.execute("INSERT INTO t VALUES (?, 'x')", [.integer(id)]) }
+        return kb
+    }
+
+    func ids(_ kb: KBFile, _ sql: String = "SELECT id FROM t ORDER BY id") throws -> [Int64] {
+        try kb.database.rows(sql).map { if case .integer(let v) = $0[0] { return v }; return -1 }
+    }
+
+    @Test func hardRemovesOnlyInsideTheRange() throws {
+        let kb = try table(1...20)
+        let deletes = try KBDeletes(kb: kb, table: "t", keyColumns: ["id"], kinds: [.integer], soft: false)
+        // Range (5, 10]: the source has 6 and 8; 7, 9 and 10 go, 1...5 and 11...20 are not its business.
+        #expect(try deletes.apply(range: KBKeyRange(after: int(5), through: int(10)), present: [int(6), int(8)]) == 3)
+        #expect(try ids(kb) == Array(1...6) + [8] + Array(11...20))
+        // Applying the same range again changes nothing (a redelivered message).
+        #expect(try deletes.apply(range: KBKeyRange(after: int(5), through: int(10)), present: [int(6), int(8)]) == 0)
+        // The last range runs to the end of the table, past KBDeletes.chunk keys.
+        let big = try table(1...10_000)
+        let all = try KBDeletes(kb: big, table: "t", keyColumns: ["id"], kinds: [.integer], soft: false)
+        #expect(try all.apply(range: KBKeyRange(after: int(100), through: nil), present: [int(5000)]) == 9_899)
+        #expect(try ids(big).count == 101)
+        #expect(throws: Error.self) { try all.apply(range: KBKeyRange(after: int(100), through: nil), present: [int(50)]) }
+    }
+
+    @Test func softMarksOnceAndUnmarksAKeyThatCameBack() throws {
+        let kb = try table(1...5)
+        try KBDeletes.prepareSoft(kb: kb, table: "t", sourceName: "public.t")
+        let deletes = try KBDeletes(kb: kb, table: "t", keyColumns: ["id"], kinds: [.integer], soft: true)
+        #expect(try deletes.apply(range: KBKeyRange(after: nil, through: nil), present: [int(1), int(2), int(5)]) == 2)
+        #expect(try ids(kb, "SELECT id FROM t WHERE _timbal_deleted_at IS NOT NULL ORDER BY id") == [3, 4])
+        let stamp = try kb.database.rows("SELECT _timbal_deleted_at FROM t WHERE id = 3")[0][0].text ?? ""
+        #expect(stamp.utf8.count == 27 && stamp.hasSuffix("Z") && stamp.contains("T"))
+        // Marked rows keep their mark (and its time) on the next pass; 4 is back and loses it.
+        #expect(try deletes.apply(range: KBKeyRange(after: nil, through: nil), present: [int(1), int(2), int(4), int(5)]) == 0)
+        #expect(try ids(kb, "SELECT id FROM t WHERE _timbal_deleted_at IS NOT NULL ORDER BY id") == [3])
+        #expect(try kb.database.rows("SELECT _timbal_deleted_at FROM t WHERE id = 3")[0][0].text == stamp)
+        #expect(try ids(kb) == [1, 2, 3, 4, 5])
+    }
+
+    @Test func softRefusesAColumnThatWouldClash() throws {
+        #expect { try KBDeletes.checkNoClash(columns: ["id", "_Timbal_Deleted_At"], sourceName: "public.t") } throws: {
+            "\($0)".hasPrefix("deletes: ")
+        }
+        try KBDeletes.checkNoClash(columns: ["id", "deleted_at"], sourceName: "public.t")
+    }
+
+    @Test func aKeyOfAnotherStorageClassStopsTheWalk() throws {
+        let kb = try table(1...3)
+        try kb.database.execute("INSERT INTO t VALUES ('x', 'text key')")
+        let deletes = try KBDeletes(kb: kb, table: "t", keyColumns: ["id"], kinds: [.integer], soft: false)
+        #expect { try deletes.apply(range: KBKeyRange(after: nil, through: nil), present: []) } throws: { "\($0)".hasPrefix("deletes: ") }
+        #expect(try kb.database.rows("SELECT count(*) FROM t") == [[.integer(4)]])
+    }
+}
