@@ -49,6 +49,10 @@ public final class KBDeletes {
     /// `inTransaction` runs in the same transaction (the plane records the batch's seq there).
     @discardableResult
     public func apply(range: KBKeyRange, present: [KBKey], inTransaction: () throws -> Void = {}) throws -> Int64 {
+        let arity = keyColumns.count
+        for bound in [range.after, range.through].compactMap({ $0 }) + present where bound.rest.count + 1 != arity {
+            throw KBError(field: "deletes", problem: "key \(bound) has \(bound.rest.count + 1) values for a key of \(arity) columns; no row was removed")
+        }
         if let outside = present.first(where: { !range.contains($0) }) {
             throw KBError(field: "deletes", problem: "source key \(outside) lies outside the range \(range) it was sent with; no row was removed")
         }
@@ -80,7 +84,8 @@ public final class KBDeletes {
 
     private func run(_ statement: SQLiteStatement, _ first: SQLiteValue, _ key: KBKey) throws {
         try statement.bind(first, at: 1)
-        for (index, value) in key.values.enumerated() { try bind(value, at: index + 2, into: statement) }
+        try bind(key.first, at: 2, into: statement)
+        for (index, value) in key.rest.enumerated() { try bind(value, at: index + 3, into: statement) }
         try statement.run()
     }
 
@@ -113,19 +118,19 @@ public final class KBDeletes {
             for value in bound.values { try bind(value, at: position, into: statement); position += 1 }
         }
         var rows: [(key: KBKey, marked: Bool)] = []
-        while try statement.step() {
-            var values: [KBKeyValue] = []
-            values.reserveCapacity(names.count)
-            for (column, kind) in kinds.enumerated() {
-                switch (kind, statement.value(at: column)) {
-                case (.integer, .integer(let number)): values.append(.integer(number))
-                case (.text, .text(let text)): values.append(.text(Array(text.utf8)))
-                case (_, let other):
-                    // A value the source could not have written: the orders may differ, so stop.
-                    throw KBError(field: "deletes", problem: "KB table \"\(table.forMessage)\" holds \(other) in key column \"\(keyColumns[column].forMessage)\", not the \(kind.rawValue) the source's key has; no row was removed")
-                }
+        func value(_ column: Int) throws -> KBKeyValue {
+            switch (kinds[column], statement.value(at: column)) {
+            case (.integer, .integer(let number)): return .integer(number)
+            case (.text, .text(let text)): return .text(Array(text.utf8))
+            case (let kind, let other):
+                // A value the source could not have written: the orders may differ, so stop.
+                throw KBError(field: "deletes", problem: "KB table \"\(table.forMessage)\" holds \(other) in key column \"\(keyColumns[column].forMessage)\", not the \(kind.rawValue) the source's key has; no row was removed")
             }
-            rows.append((KBKey(values), statement.value(at: names.count) == .integer(1)))
+        }
+        while try statement.step() {
+            let first = try value(0)
+            let rest = names.count == 1 ? [] : try (1..<names.count).map(value)
+            rows.append((KBKey(first: first, rest: rest), statement.value(at: names.count) == .integer(1)))
         }
         return rows
     }

@@ -27,14 +27,28 @@ public enum KBKeyValue: Sendable, Hashable, Comparable, CustomStringConvertible 
 }
 
 /// A KB row's key (one value per key column), ordered column by column like SQLite's
-/// `ORDER BY k1, k2` and its row-value comparisons.
+/// `ORDER BY k1, k2` and its row-value comparisons. The first value is kept apart so a
+/// one-column integer key costs no allocation (a pass walks millions of them).
 public struct KBKey: Sendable, Hashable, Comparable, CustomStringConvertible {
-    public var values: [KBKeyValue]
+    public let first: KBKeyValue
+    public let rest: [KBKeyValue]
 
-    public init(_ values: [KBKeyValue]) { self.values = values }
+    public init(_ values: [KBKeyValue]) {
+        precondition(!values.isEmpty, "a key has at least one column")
+        first = values[0]
+        rest = Array(values.dropFirst())
+    }
+
+    public init(first: KBKeyValue, rest: [KBKeyValue] = []) {
+        self.first = first
+        self.rest = rest
+    }
+
+    public var values: [KBKeyValue] { [first] + rest }
 
     public static func < (lhs: KBKey, rhs: KBKey) -> Bool {
-        lhs.values.lexicographicallyPrecedes(rhs.values)
+        if lhs.first != rhs.first { return lhs.first < rhs.first }
+        return lhs.rest.lexicographicallyPrecedes(rhs.rest)
     }
 
     public var description: String { "(" + values.map(\.text).joined(separator: ", ") + ")" }

@@ -16,9 +16,10 @@ extension Scratch {
         return try kb().rows("SELECT \(list) FROM \(SQLIdentifier.quote(table)) ORDER BY \(list)").map { $0.map(\.description) }
     }
 
-    func sourceKeys(_ columns: [String], table: String) throws -> [[String]] {
+    /// `text` columns are ordered byte by byte, as the KB orders them.
+    func sourceKeys(_ columns: [String], table: String, text: Set<String>) throws -> [[String]] {
         let list = columns.map { SQLIdentifier.quote($0) }.joined(separator: ", ")
-        let order = columns.map { SQLIdentifier.quote($0) + " COLLATE \"C\"" }.joined(separator: ", ")
+        let order = columns.map { SQLIdentifier.quote($0) + (text.contains($0) ? " COLLATE \"C\"" : "") }.joined(separator: ", ")
         let result = try admin.execute("SELECT \(list) FROM \(self.table(table)) ORDER BY \(order)")
         return (0..<result.rowCount).map { row in (0..<columns.count).map { result.string(row, $0) ?? "NULL" } }
     }
@@ -100,8 +101,8 @@ struct DeletesTests {
             """)
         #expect(try scratch.extract(names, jobID: "n").rowsDeleted == 17)
         #expect(try scratch.extract(words, jobID: "w").rowsDeleted == 3)
-        #expect(try scratch.kbKeys(["tenant", "name"], table: "names") == scratch.sourceKeys(["tenant", "name"], table: "names"))
-        #expect(try scratch.kbKeys(["word"], table: "words") == scratch.sourceKeys(["word"], table: "words"))
+        #expect(try scratch.kbKeys(["tenant", "name"], table: "names") == scratch.sourceKeys(["tenant", "name"], table: "names", text: ["name"]))
+        #expect(try scratch.kbKeys(["word"], table: "words") == scratch.sourceKeys(["word"], table: "words", text: ["word"]))
     }
 
     @Test func truncateWithAndWithoutRestartIdentity() throws {

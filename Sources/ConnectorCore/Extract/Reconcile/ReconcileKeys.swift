@@ -48,9 +48,8 @@ public struct ReconcileKeys: Sendable {
 
     /// The key of row `row` of a fetched result (the key columns, in order).
     func key(_ result: PostgresResult, row: Int) throws -> KBKey {
-        var values: [KBKeyValue] = []
-        values.reserveCapacity(columns.count)
-        for (index, column) in columns.enumerated() {
+        func value(_ index: Int) throws -> KBKeyValue {
+            let column = columns[index]
             guard let cell = result.bytes(row, index) else {
                 throw KBError(field: "deletes", problem: "key column \"\(column.source.name)\" read NULL, which the reconciliation excludes (a bug)")
             }
@@ -59,12 +58,12 @@ public struct ReconcileKeys: Sendable {
                 guard let value = CellText.int64(cell) else {
                     throw KBError(field: "deletes", problem: "key column \"\(column.source.name)\" read a value that is not an integer")
                 }
-                values.append(.integer(value))
+                return .integer(value)
             case .text:
-                values.append(.text(Array(cell)))
+                return .text(Array(cell))
             }
         }
-        return KBKey(values)
+        return KBKey(first: try value(0), rest: columns.count == 1 ? [] : try (1..<columns.count).map(value))
     }
 
     /// The query that reads the key columns after `after` (nil: from the first key), in the KB's
