@@ -49,12 +49,20 @@ public final class KBDeletes {
     /// `inTransaction` runs in the same transaction (the plane records the batch's seq there).
     @discardableResult
     public func apply(range: KBKeyRange, present: [KBKey], inTransaction: () throws -> Void = {}) throws -> Int64 {
+        // One look at each key: its arity, and that it lies in the range it was sent with.
         let arity = keyColumns.count
-        for bound in [range.after, range.through].compactMap({ $0 }) + present where bound.rest.count + 1 != arity {
-            throw KBError(field: "deletes", problem: "key \(bound) has \(bound.rest.count + 1) values for a key of \(arity) columns; no row was removed")
+        for bound in [range.after, range.through] {
+            if let bound, bound.rest.count + 1 != arity {
+                throw KBError(field: "deletes", problem: "key \(bound) has \(bound.rest.count + 1) values for a key of \(arity) columns; no row was removed")
+            }
         }
-        if let outside = present.first(where: { !range.contains($0) }) {
-            throw KBError(field: "deletes", problem: "source key \(outside) lies outside the range \(range) it was sent with; no row was removed")
+        for key in present {
+            if key.rest.count + 1 != arity {
+                throw KBError(field: "deletes", problem: "key \(key) has \(key.rest.count + 1) values for a key of \(arity) columns; no row was removed")
+            }
+            if !range.contains(key) {
+                throw KBError(field: "deletes", problem: "source key \(key) lies outside the range \(range) it was sent with; no row was removed")
+            }
         }
         var walk = try KeyMergeWalk(source: present)
         let now = Self.markTimestamp()
@@ -119,6 +127,7 @@ public final class KBDeletes {
         }
         var rows: [(key: KBKey, marked: Bool)] = []
         func value(_ column: Int) throws -> KBKeyValue {
+            if kinds[column] == .integer, let number = statement.integer(at: column) { return .integer(number) }
             switch (kinds[column], statement.value(at: column)) {
             case (.integer, .integer(let number)): return .integer(number)
             case (.text, .text(let text)): return .text(Array(text.utf8))
@@ -130,7 +139,7 @@ public final class KBDeletes {
         while try statement.step() {
             let first = try value(0)
             let rest = names.count == 1 ? [] : try (1..<names.count).map(value)
-            rows.append((KBKey(first: first, rest: rest), statement.value(at: names.count) == .integer(1)))
+            rows.append((KBKey(first: first, rest: rest), statement.integer(at: names.count) == 1))
         }
         return rows
     }

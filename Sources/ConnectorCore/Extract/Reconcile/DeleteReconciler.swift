@@ -65,10 +65,17 @@ final class DeleteReconciler {
     private func segment(_ connection: PostgresConnection) throws -> Bool {
         let query = keys.query(table: plan.table, after: after)
         let started = clock.now()
+        // Unpaced, the next slice is asked for before this one is walked, so the server reads
+        // while the KB is walked (as the read's read-ahead does).
+        let readAhead = pacer.maxRowsPerSec == 0 && pacer.batchDelay == 0
+        let fetch = "FETCH FORWARD \(pacer.rowsPerQuery(batchRows: Self.sliceKeys)) FROM \(Self.cursorName)"
+        var pending = false
         try connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         defer {
-            // Ends the segment's transaction (or an aborted one), then drops a held cursor's kept keys.
+            // Collects a slice asked for ahead, ends the segment's transaction (or an aborted
+            // one), then drops a held cursor's kept keys.
             if !connection.isBroken {
+                if pending { _ = try? connection.receive(fetch) }
                 _ = try? connection.execute("ROLLBACK")
                 if held { _ = try? connection.execute("CLOSE \(Self.cursorName)") }
             }
@@ -84,11 +91,17 @@ final class DeleteReconciler {
         _ = try SegmentCursor.verifyNotRewritten(connection, plan: plan)
         if held { try connection.execute("COMMIT") }
         outcome.segments += 1
+        let asked = pacer.rowsPerQuery(batchRows: Self.sliceKeys)
         while true {
-            let wait = max(pacer.delayBeforeFetch(now: clock.now()), pacer.delayBeforeRows(Self.sliceKeys, now: clock.now()))
-            if wait > 0, stopFlag.wait(seconds: wait) { return false }
-            let result = try connection.execute("FETCH FORWARD \(pacer.rowsPerQuery(batchRows: Self.sliceKeys)) FROM \(Self.cursorName)")
-            let asked = pacer.rowsPerQuery(batchRows: Self.sliceKeys)
+            let result: PostgresResult
+            if pending {
+                pending = false
+                result = try connection.receive(fetch)
+            } else {
+                let wait = max(pacer.delayBeforeFetch(now: clock.now()), pacer.delayBeforeRows(asked, now: clock.now()))
+                if wait > 0, stopFlag.wait(seconds: wait) { return false }
+                result = try connection.execute(fetch)
+            }
             pacer.didFetch(endedAt: clock.now())
             pacer.spend(result.rowCount, now: clock.now())
             var present: [KBKey] = []
@@ -97,13 +110,17 @@ final class DeleteReconciler {
             // A short fetch: the cursor has no key after these in this snapshot, so the range runs
             // to the end; else it ends at the last key read, where the next slice begins.
             let exhausted = result.rowCount < asked
+            let segmentOver = !held && clock.now() - started >= segmentSeconds
+            if readAhead && !exhausted && !segmentOver && !stopFlag.isRaised {
+                try connection.send(fetch)
+                pending = true
+            }
             try sink.applyDeletes(range: KBKeyRange(after: after, through: exhausted ? nil : present.last), present: present)
             outcome.keys += Int64(present.count)
+            DeleteMetrics.keys.increment(by: present.count)
             if exhausted { return true }
             after = present.last
-            DeleteMetrics.keys.increment(by: present.count)
-            if stopFlag.isRaised { return false }
-            if !held && clock.now() - started >= segmentSeconds { return false }
+            if stopFlag.isRaised || segmentOver { return false }
         }
     }
 }
