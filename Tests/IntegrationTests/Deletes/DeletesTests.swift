@@ -105,6 +105,21 @@ struct DeletesTests {
         #expect(try scratch.kbKeys(["word"], table: "words") == scratch.sourceKeys(["word"], table: "words", text: ["word"]))
     }
 
+    @Test func thePassKeepsToTheJobsRateCap() throws {
+        let scratch = try Scratch()
+        try seed(scratch, rows: 3000)
+        let spec = scratch.deleting(scratch.spec(table: "events", batchRows: 1000), .hard)
+        try scratch.extract(spec, jobID: "p")
+        try scratch.sql("DELETE FROM {s}.events WHERE id <= 10")
+        // 2,990 keys at 2,000 a second (a burst of 1/20 s first): at least about 1.4 s, though the
+        // catch-up reads a single row.
+        var paced = spec
+        paced.pacing = Pacing(maxRowsPerSec: 2000)
+        let result = try scratch.extract(paced, jobID: "p")
+        #expect(result.rowsDeleted == 10 && result.rowsLanded <= 1)
+        #expect(result.durationSeconds >= 1.3, "\(result.durationSeconds)")
+    }
+
     @Test func truncateWithAndWithoutRestartIdentity() throws {
         let scratch = try Scratch()
         try scratch.sql("""
