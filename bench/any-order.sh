@@ -95,7 +95,7 @@ JSON
 }
 
 now() { date +%s.%N; }
-median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
 max() { printf '%s\n' "$@" | sort -g | tail -1; }
 ratio() { echo "scale=3; $1 / $2" | bc; }
 temp_bytes() {  # the database's temp bytes, once the server's statistics have settled
@@ -255,7 +255,8 @@ verdict() {  # $1 = value, $2 = op, $3 = target
     [[ "$1" == "-" || -z "$1" ]] && { echo "n/a"; return; }
     (( $(echo "$1 $2 $3" | bc) )) && echo "met" || echo "MISSED"
 }
-mib() { [[ "$1" == "-" ]] && echo "-" || echo "scale=1; $1 / 1048576" | bc; }
+mib() { [[ "$1" == "-" ]] && echo "-" || printf '%.1f' "$(echo "scale=3; $1 / 1048576" | bc)"; }
+kib_mib() { [[ "$1" == "-" ]] && echo "-" || printf '%.1f' "$(echo "scale=3; $1 / 1024" | bc)"; }
 
 pipe_s=$(other_med pipe 2); pipe_bytes=$(other_med pipe 3); pipe_temp=$(other_med pipe 4)
 corr_s=$(med corr 2); unc_s=$(med unc 2); noidx_s=$(med noidx 2)
@@ -280,7 +281,7 @@ r_kb=$([[ "$kb_max" != - ]] && ratio "$kb_max" "$pipe_bytes" || echo -)
 printf '\n## any-order extract: %s rows, commit %s%s, %s UTC\n' "$rows" "$commit" "${dirty:+ $dirty}" "$(date -u '+%Y-%m-%d %H:%M')"
 cat "$work/corr.stats" "$work/unc.stats"
 printf 'heap of bench_unc: %s MiB (%s blocks); rounds asked: %s; a contender over %s s in its first round ran %s round(s)\n' \
-    "$(mib "$heap_bytes")" "$heap_blocks" "$rounds" "$slow_s"
+    "$(mib "$heap_bytes")" "$heap_blocks" "$rounds" "$slow_s" "$slow_rounds"
 printf '\n| case | median | runs | ratio | target | |\n|---|---|---|---|---|---|\n'
 printf '| connector, index, correlated (bench_corr) | %s s | %s | | | |\n' "$corr_s" "$(n_of corr)"
 printf '| connector, index, uncorrelated (bench_unc) | %s s | %s | %s x correlated | <= 1.3 | %s |\n' "$unc_s" "$(n_of unc)" "$r_unc_corr" "$(verdict "$r_unc_corr" '<=' 1.3)"
@@ -295,7 +296,7 @@ printf '| merge: first load (mode append), uncorrelated | %s s, %s rows/s | %s |
 printf '| merge: incremental run, %s rows changed | %s s wall, %s rows/s (summary), %s merged | %s | %s x first load | >= 0.333 | %s |\n' \
     "$merge_rows" "$inc_wall" "$inc_rps" "$inc_merged" "$(n_of merge-inc)" "$r_merge" "$(verdict "$r_merge" '>=' 0.333)"
 printf '| merge rows/s against the correlated first load (%s rows/s) | | | %s x | >= 0.333 | %s |\n' "$corr_rps" "$r_merge_corr" "$(verdict "$r_merge_corr" '>=' 0.333)"
-printf '| connector peak RSS, every run | %s MiB | | | <= 32 MiB | %s |\n' "$(echo "scale=1; ${peak_rss/-/0} / 1024" | bc)" "$(verdict "$peak_rss" '<=' 32768)"
+printf '| connector peak RSS, every run | %s MiB | | | <= 32 MiB | %s |\n' "$(kib_mib "$peak_rss")" "$(verdict "$peak_rss" '<=' 32768)"
 printf '| KB peak WAL, every run | %s MiB | | | <= 256 MiB | %s |\n' "$(mib "$peak_wal")" "$(verdict "$peak_wal" '<=' 268435456)"
 printf '| KB file, largest, against the pipe'"'"'s SQLite file (%s MiB) | %s MiB | | %s x | <= 1.5 | %s |\n' "$(mib "$pipe_bytes")" "$(mib "$kb_max")" "$r_kb" "$(verdict "$r_kb" '<=' 1.5)"
 printf '\nper contender (medians; peak and largest over its runs; flatness = last tenth of batch gaps / first tenth; aborted runs kept out of the medians):\n'
@@ -304,7 +305,7 @@ for c in corr unc noidx merge-load merge-inc; do
     [[ -n "$(colall "$c" 1)" ]] || continue
     rss=$(mx "$c" 3)
     printf '%-11s %8s %5s %9s %10s %9s %10s %11s %11s %8s %9s %10s %s\n' "$c" "$(med "$c" 2)" "$(n_of "$c")" \
-        "$(echo "scale=1; ${rss/-/0} / 1024" | bc)" "$(mib "$(mx "$c" 4)")" "$(mib "$(mx "$c" 5)")" "$(mib "$(med "$c" 6)")" \
+        "$(kib_mib "$rss")" "$(mib "$(mx "$c" 4)")" "$(mib "$(mx "$c" 5)")" "$(mib "$(med "$c" 6)")" \
         "$(med "$c" 7)/$(med "$c" 8)" "$(med "$c" 9)" "$(med "$c" 10)" "$(med "$c" 11)" "$(med "$c" 12)" "$(aborts "$c")"
 done
 printf 'pipe: %s s, SQLite file %s MiB, server temp %s MiB' "$pipe_s" "$(mib "$pipe_bytes")" "$(mib "$pipe_temp")"
