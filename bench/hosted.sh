@@ -3,7 +3,7 @@
 # Usage: bench/hosted.sh [ROWS] [SHAPE]   (default 1,000,000, correlated). Uses $BENCH_PG_DSN or a
 # throwaway cluster. SHAPE is bench/seed.sh's: correlated (updated_at rising with id) or uncorrelated
 # (updated_at random over years, issue #19). BENCH_JOB_TIMEOUT_S (default 600) fails a job that has
-# not ended by then.
+# not ended by then; BENCH_HOSTED_ROUNDS (default 2) the rounds, the best of each kept.
 # Prints both durations (dispatch to `completed`, as the job view reports), the ratio hosted/local,
 # and the peak size of each KB's WAL (sampled at every poll of the job, every 0.5 s).
 set -euo pipefail
@@ -69,7 +69,7 @@ run_job() {
 peak_wal_local=0; peak_wal_hosted=0
 
 best_local=999999; best_hosted=999999
-for round in 1 2; do
+for round in $(seq 1 "${BENCH_HOSTED_ROUNDS:-2}"); do
     read -r local_s local_rows < <(run_job local "local_$round")
     read -r hosted_s hosted_rows < <(run_job hosted "hosted_$round")
     echo "round $round: local ${local_s}s ($local_rows rows) hosted ${hosted_s}s ($hosted_rows rows)" >&2
