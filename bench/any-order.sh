@@ -48,14 +48,8 @@ slow_s=${BENCH_SLOW_S:-$(echo "t = 10 * $millions; if (t < 5) t = 5; t" | bc)}
 slow_rounds=${BENCH_SLOW_ROUNDS:-1}
 wal_cap=$(( ${BENCH_WAL_CAP_MB:-20480} << 20 ))
 
-work=$(mktemp -d /tmp/timbal-bench-anyorder.XXXXXX)
-chmod 755 "$work"
-if [[ -z "${BENCH_PG_DSN:-}" ]]; then
-    BENCH_PG_DSN=$(scripts/pg-throwaway.sh start "$work/pg")
-    trap 'scripts/pg-throwaway.sh stop "$work/pg"; rm -rf "$work"' EXIT
-else
-    trap 'rm -rf "$work"' EXIT
-fi
+source bench/lib/workdir.sh
+bench_workdir anyorder
 dsn=$BENCH_PG_DSN
 sql() { psql -X -q -A -t -v ON_ERROR_STOP=1 "$dsn" -c "$1"; }
 

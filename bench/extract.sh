@@ -11,15 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=${1:-1000000}
 rounds=${2:-3}
-work=$(mktemp -d /tmp/timbal-bench.XXXXXX)
-chmod 755 "$work"
-
-if [[ -z "${BENCH_PG_DSN:-}" ]]; then
-    BENCH_PG_DSN=$(scripts/pg-throwaway.sh start "$work/pg")
-    trap 'scripts/pg-throwaway.sh stop "$work/pg"; rm -rf "$work"' EXIT
-else
-    trap 'rm -rf "$work"' EXIT
-fi
+source bench/lib/workdir.sh
+bench_workdir extract
 
 echo "building release binary..." >&2
 swift build -c release --product timbal-connector >/dev/null

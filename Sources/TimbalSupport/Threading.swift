@@ -81,8 +81,9 @@ public func monotonicSeconds() -> Double {
     return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
 }
 
-/// The current UTC time as ISO-8601 with milliseconds, without Foundation's formatters.
-public func utcTimestamp() -> String {
+/// The current UTC time as ISO-8601 with milliseconds (`microseconds: true`: with microseconds,
+/// the KB's timestamptz form), without Foundation's formatters.
+public func utcTimestamp(microseconds: Bool = false) -> String {
     var spec = timespec()
     clock_gettime(CLOCK_REALTIME, &spec)
     var seconds = spec.tv_sec
@@ -92,9 +93,9 @@ public func utcTimestamp() -> String {
         let digits = String(value)
         return String(repeating: "0", count: max(0, width - digits.count)) + digits
     }
-    let millis = Int32(spec.tv_nsec / 1_000_000)
+    let fraction = microseconds ? pad(Int32(spec.tv_nsec / 1_000), 6) : pad(Int32(spec.tv_nsec / 1_000_000), 3)
     return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-        + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(millis, 3))Z"
+        + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(fraction)Z"
 }
 
 /// `value` with two decimals, e.g. `0.25`, without Foundation's String(format:).

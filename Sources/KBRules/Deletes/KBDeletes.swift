@@ -1,6 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import SQLiteStore
 import TimbalSupport
 
@@ -145,17 +142,5 @@ public final class KBDeletes {
     }
 
     /// Now in UTC with microseconds, `YYYY-MM-DDTHH:MM:SS.ffffffZ` (the KB's timestamptz form).
-    public static func markTimestamp() -> String {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        var seconds = spec.tv_sec
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func pad(_ value: Int, _ width: Int) -> String {
-            let digits = String(value)
-            return String(repeating: "0", count: max(0, width - digits.count)) + digits
-        }
-        return "\(pad(Int(parts.tm_year) + 1900, 4))-\(pad(Int(parts.tm_mon) + 1, 2))-\(pad(Int(parts.tm_mday), 2))T"
-            + "\(pad(Int(parts.tm_hour), 2)):\(pad(Int(parts.tm_min), 2)):\(pad(Int(parts.tm_sec), 2)).\(pad(Int(spec.tv_nsec / 1000), 6))Z"
-    }
+    public static func markTimestamp() -> String { utcTimestamp(microseconds: true) }
 }
