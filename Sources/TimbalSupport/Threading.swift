@@ -81,9 +81,13 @@ public func monotonicSeconds() -> Double {
     return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
 }
 
-/// The current UTC time as ISO-8601 with milliseconds (`microseconds: true`: with microseconds,
-/// the KB's timestamptz form), without Foundation's formatters.
-public func utcTimestamp(microseconds: Bool = false) -> String {
+/// The current UTC time as ISO-8601 with milliseconds, without Foundation's formatters.
+public func utcTimestamp() -> String { utcTimestamp(microseconds: false) }
+
+/// The current UTC time as ISO-8601 with microseconds (the KB's timestamptz form).
+public func utcTimestampMicroseconds() -> String { utcTimestamp(microseconds: true) }
+
+private func utcTimestamp(microseconds: Bool) -> String {
     var spec = timespec()
     clock_gettime(CLOCK_REALTIME, &spec)
     var seconds = spec.tv_sec

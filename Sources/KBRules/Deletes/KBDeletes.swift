@@ -142,5 +142,5 @@ public final class KBDeletes {
     }
 
     /// Now in UTC with microseconds, `YYYY-MM-DDTHH:MM:SS.ffffffZ` (the KB's timestamptz form).
-    public static func markTimestamp() -> String { utcTimestamp(microseconds: true) }
+    public static func markTimestamp() -> String { utcTimestampMicroseconds() }
 }
