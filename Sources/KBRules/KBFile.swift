@@ -14,6 +14,7 @@ public final class KBFile {
         self.kbID = kbID
         self.label = label
         database = try SQLiteDatabase.openWAL(path: path, pageSize: SQLiteDatabase.kbPageSize)
+        try database.execute("PRAGMA journal_size_limit = \(Self.walKeptBytes)")
         try database.execute(
             """
             CREATE TABLE IF NOT EXISTS _timbal_jobs (

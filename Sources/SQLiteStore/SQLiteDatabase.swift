@@ -42,10 +42,10 @@ public final class SQLiteDatabase {
         return database
     }
 
-    /// The page size of new KB files (SQLite's largest): bulk appends of wide rows write a quarter
-    /// of the WAL frames (two write(2) calls each) and of the checkpoint's page copies that 16 KiB
-    /// pages do: ~5% faster end to end on 1M rows (bench/README.md); 16 KiB was ~10% faster than 4 KiB.
-    public static let kbPageSize = 65536
+    /// The page size of new KB files: SQLite's default. A row merged at a random key rewrites its
+    /// whole page (into the WAL, then back into the file), so the page is what a random write
+    /// costs: 64 KiB pages made each merged row cost 64 KiB of writes (bench/README.md, "Any order").
+    public static let kbPageSize = 4096
 
     /// Rows changed by the last INSERT, UPDATE or DELETE on this connection.
     public var changes: Int { Int(sqlite3_changes(handle)) }

@@ -114,6 +114,17 @@ public final class SQLiteStatement {
         try check(sqlite3_bind_blob64(handle, Int32(index), bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!, UInt64(bytes.count), transient))
     }
 
+    /// Binds the first `count` columns of `source`'s current row to parameters 1...count, as
+    /// SQLite holds them (no conversion): copies a staged row into another statement.
+    public func bindColumns(of source: SQLiteStatement, count: Int) throws {
+        for column in 0..<count {
+            try check(sqlite3_bind_value(handle, Int32(column + 1), sqlite3_column_value(source.handle, Int32(column))))
+        }
+    }
+
+    /// Resets a statement stepped with `step()` so it can run again from its first row.
+    public func reset() { sqlite3_reset(handle) }
+
     public func value(at column: Int) -> SQLiteValue {
         let c = Int32(column)
         switch sqlite3_column_type(handle, c) {

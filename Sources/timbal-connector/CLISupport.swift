@@ -41,6 +41,7 @@ enum Summary {
             parts.append("heap_blocks=\(blocks)")
             parts.append("table_blocks=\(table)")
         }
+        if result.keyOrderRows > 0 { parts.append("key_order_rows=\(result.keyOrderRows)") }
         if result.nullCursorRows > 0 { parts.append("null_cursor_rows=\(result.nullCursorRows)") }
         if result.nullCursorRowsSkipped > 0 { parts.append("null_cursor_rows_skipped=\(result.nullCursorRowsSkipped)") }
         if result.refreshed { parts.append("refreshed=true") }

@@ -115,6 +115,26 @@ struct JobSpecDecodingTests {
         #expect(try Checkpoint.decode(json: nullPass.json.serialized(), field: "cursor") == nullPass)
     }
 
+    @Test func aFirstLoadByKeyCheckpointRoundTripsAndIsCheckedByName() throws {
+        var byKey = Checkpoint(kind: "timestamptz", column: "updated_at", value: "2026-06-01 00:00:00+00")
+        byKey.keyPass = [.init(column: "id", value: "42")]
+        byKey.rereadFrom = "2026-05-31 23:59:00+00"
+        #expect(try Checkpoint.decode(json: byKey.json.serialized(), field: "cursor") == byKey)
+        #expect(byKey.summary == "first load by key at id=42, then updated_at from 2026-06-01 00:00:00+00")
+        // No row had a cursor value when the load began: the mark is null, which a key pass allows.
+        let noMark = try Checkpoint.decode(json: #"{"kind": "timestamptz", "column": "updated_at", "value": null, "key_pass": []}"#, field: "cursor")
+        #expect(noMark.value == nil && noMark.keyPass == [])
+        #expect {
+            try Checkpoint.decode(json: #"{"kind": "integer", "value": 1, "key_pass": {"id": 1}}"#, field: "cursor")
+        } throws: { "\($0)" == "cursor.key_pass: expected an array, got an object" }
+        #expect {
+            try Checkpoint.decode(json: #"{"kind": "integer", "value": 1, "key_pass": [{"column": "id"}]}"#, field: "cursor")
+        } throws: { "\($0)" == "cursor.key_pass[0].value: expected a string or a number" }
+        #expect {
+            try Checkpoint.decode(json: #"{"kind": "integer", "value": 1, "key_pass": [], "tiebreaker": [{"column": "id", "value": 1}]}"#, field: "cursor")
+        } throws: { "\($0)" == "cursor.key_pass: a first load by key has no tiebreaker and no NULL pass" }
+    }
+
     @Test func checkpointKeepsNumbersExact() throws {
         let checkpoint = try Checkpoint.decode(json: #"{"kind": "numeric", "value": 12345678901234567890.123456789012}"#, field: "cursor")
         #expect(checkpoint.value == "12345678901234567890.123456789012")

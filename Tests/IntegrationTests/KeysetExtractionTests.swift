@@ -17,7 +17,7 @@ struct KeysetExtractionTests {
 
     @Test(arguments: [1, 3, 7, 50, 999, 1000, 5000])
     func tiesAcrossBatchBoundariesLoseNoRowAndDuplicateNone(batchRows: Int) throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch.byCursor()
         try seedTies(scratch)
         let result = try scratch.extract(scratch.spec(table: "events", batchRows: batchRows))
         #expect(result.state == .completed)
@@ -26,7 +26,7 @@ struct KeysetExtractionTests {
     }
 
     @Test func nullCursorsAreExtractedInTheInitialPassAndCounted() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch.byCursor()
         try scratch.sql("""
             CREATE TABLE {s}.events (id int PRIMARY KEY, updated_at timestamptz, title text);
             INSERT INTO {s}.events SELECT g, CASE WHEN g % 10 = 0 THEN NULL ELSE '2026-01-01'::timestamptz + g * interval '1 ms' END, 'e'
@@ -47,7 +47,7 @@ struct KeysetExtractionTests {
     }
 
     @Test func microsecondCursorsRoundTripExactly() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch.byCursor()
         try scratch.sql("""
             CREATE TABLE {s}.events (id int PRIMARY KEY, updated_at timestamptz NOT NULL);
             INSERT INTO {s}.events SELECT g, '2026-06-01 00:00:00+00'::timestamptz + g * interval '1 microsecond' + (g % 3) * interval '1 hour'
@@ -60,7 +60,7 @@ struct KeysetExtractionTests {
     }
 
     @Test func numericCursorsKeepEveryDigit() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch.byCursor()
         try scratch.sql("""
             CREATE TABLE {s}.ledger (id int PRIMARY KEY, seq numeric NOT NULL);
             INSERT INTO {s}.ledger SELECT g, 12345678901234567890.000000000001 + (g / 2) * 0.000000000001
@@ -73,7 +73,7 @@ struct KeysetExtractionTests {
     }
 
     @Test func textCursorsCompareAsPostgresCompares() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch.byCursor()
         try scratch.sql("""
             CREATE TABLE {s}.people (id int PRIMARY KEY, name text NOT NULL);
             INSERT INTO {s}.people VALUES (1, 'b'), (2, 'B'), (3, 'a'), (4, 'A'), (5, 'ä'), (6, 'a b'), (7, 'a'), (8, 'Z'), (9, ''), (10, 'a');
@@ -83,7 +83,7 @@ struct KeysetExtractionTests {
     }
 
     @Test func aSnapshotPassPagesByPrimaryKey() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch.byCursor()
         try scratch.sql("""
             CREATE TABLE {s}.items (region text, id int, PRIMARY KEY (region, id));
             INSERT INTO {s}.items SELECT r, g FROM unnest(ARRAY['eu','us','ap']) r, generate_series(1, 30) g;
@@ -94,7 +94,7 @@ struct KeysetExtractionTests {
     }
 
     @Test func anExplicitCursorWinsAndStartsAtItsValue() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch.byCursor()
         try seedTies(scratch)
         let cursor = Checkpoint(kind: "timestamp", column: nil, value: "2026-01-01T00:02:00Z")
         let result = try scratch.extract(scratch.spec(table: "events", batchRows: 100, resume: cursor))
@@ -105,7 +105,7 @@ struct KeysetExtractionTests {
     }
 
     @Test func batchCostDoesNotGrowWithProgress() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch.byCursor()
         try scratch.sql("""
             CREATE TABLE {s}.big (id bigint PRIMARY KEY, updated_at timestamptz NOT NULL, pad text);
             INSERT INTO {s}.big SELECT g, '2026-01-01'::timestamptz + (g / 3) * interval '1 second', repeat('x', 100)

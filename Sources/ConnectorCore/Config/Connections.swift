@@ -25,6 +25,10 @@ public struct ConnectionSettings: Sendable {
     public var allowedTables: [String]
     /// What ad-hoc queries (`query:sql`) may do through this connection: `read` (default) or `write`.
     public var queryPolicy: QueryMode = .read
+    /// How a run that reads a whole table does it: `by_key` (default: a first load in key order,
+    /// then a cursor catch-up, where the table allows it) or `by_cursor` (cursor order throughout,
+    /// rows reaching the KB in cursor order). See docs/extraction.md, "Reading in any order".
+    public var firstLoadByKey = true
 
     public static let defaultStatementTimeoutMs = 60_000
     public static let defaultLockTimeoutMs = 5_000
@@ -104,7 +108,7 @@ public struct Connections: Sendable {
 
     public static let knownKeys = ["kind", "dsn", "dsn_file", "dsn_env", "statement_timeout_ms", "lock_timeout_ms",
                                    "idle_in_transaction_timeout_ms", "connect_timeout_s", "max_snapshot_s",
-                                   "cursor_lookback_s", "cursor_lookback_values", "batch_bytes", "allow", "query"]
+                                   "cursor_lookback_s", "cursor_lookback_values", "batch_bytes", "allow", "query", "first_load"]
 
     public init(file: String, entries: [String: ConnectionSettings]) {
         self.file = file
@@ -204,6 +208,11 @@ public struct Connections: Sendable {
         guard batchBytes >= 65_536 else { throw fail("batch_bytes", "expected a whole number >= 65536") }
         settings.batchBytes = batchBytes
         settings.queryPolicy = queryPolicy
+        switch try string("first_load") {
+        case nil, "by_key"?: settings.firstLoadByKey = true
+        case "by_cursor"?: settings.firstLoadByKey = false
+        case _?: throw fail("first_load", "is not one of by_key, by_cursor (the value is not shown: it may be a secret)")
+        }
         return settings
     }
 

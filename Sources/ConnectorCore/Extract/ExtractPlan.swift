@@ -11,6 +11,8 @@ public struct ExtractPlan: Sendable {
     /// read again (it moved ahead of the cursor, or a lookback re-read it) replaces its earlier
     /// version by this key. Empty = a keyless table: re-read rows land twice.
     public let mergeKey: [String]
+    /// The source's own key (primary key, else a sound unique key; empty without one).
+    public var sourceKey: [SourceColumn] = []
     /// A snapshot of a table with no key (no primary key, no sound unique key, no key_columns):
     /// one unordered scan, no checkpoints; an interrupted run starts over (KBWritePlan.startsOver).
     public var isKeylessSnapshot: Bool { cursor == nil && tiebreaker.isEmpty }
@@ -101,7 +103,22 @@ public struct ExtractPlan: Sendable {
             // A snapshot pages by the key; with none it is one unordered scan that starts over if interrupted.
             tiebreaker = uniqueKey
         }
-        return ExtractPlan(table: table, projection: projection, cursor: cursor, tiebreaker: tiebreaker, mergeKey: mergeKey)
+        var plan = ExtractPlan(table: table, projection: projection, cursor: cursor, tiebreaker: tiebreaker, mergeKey: mergeKey)
+        plan.sourceKey = try sourceKey.map { try column($0, field: "key_columns") }
+        return plan
+    }
+
+    /// The plan of a first load in key order (see `ReadSchedule`): no cursor, paged by the
+    /// source's key, which must be the KB table's key too (rows then arrive in the KB's order).
+    /// Nil when the cursor is that key's first column (cursor order is key order already), for a
+    /// view (its key is not the source's), or without a source key.
+    public var keyOrderPlan: ExtractPlan? {
+        guard let cursor, !sourceKey.isEmpty, sourceKey.map(\.name) == mergeKey, sourceKey.first != cursor,
+              ["r", "p"].contains(table.relkind) else { return nil }
+        var plan = ExtractPlan(table: table, projection: projection, cursor: nil, tiebreaker: sourceKey, mergeKey: mergeKey)
+        plan.sourceKey = sourceKey
+        plan.refreshesCompletedRun = refreshesCompletedRun
+        return plan
     }
 
     /// SQLite folds ASCII case in column names, so `"Name"` and `name` cannot both be KB columns.
@@ -120,6 +137,17 @@ public struct ExtractPlan: Sendable {
 
     /// Checks that a resume checkpoint fits this plan (same cursor column, same tie-breaker columns).
     public func validate(_ checkpoint: Checkpoint, field: String) throws {
+        if let keyPass = checkpoint.keyPass {
+            guard let keyPlan = keyOrderPlan, checkpoint.column == cursor?.name else {
+                throw JobSpecError(field: "\(field).key_pass",
+                                   problem: "this job cannot load by key (it needs a cursor column and the source's primary key as the KB key); run it with mode replace")
+            }
+            let expected = keyPlan.tiebreaker.map(\.name)
+            if !keyPass.isEmpty && keyPass.map(\.column) != expected {
+                throw JobSpecError(field: "\(field).key_pass",
+                                   problem: "columns (\(keyPass.map(\.column).joined(separator: ", "))) do not match the source's key (\(expected.joined(separator: ", ")))")
+            }
+        }
         if let column = checkpoint.column, column != cursor?.name {
             throw JobSpecError(field: "\(field).column",
                                problem: "the checkpoint is for column \"\(column)\" but source.cursor_column is \"\(cursor?.name ?? "(none)")\"")
@@ -131,6 +159,7 @@ public struct ExtractPlan: Sendable {
         if checkpoint.nullCursorPass && !cursorNullable {
             throw JobSpecError(field: "\(field).null_cursor_pass", problem: "the cursor column is NOT NULL, so there is no NULL pass")
         }
+        if checkpoint.keyPass != nil { return }
         if !checkpoint.tiebreaker.isEmpty {
             let given = checkpoint.tiebreaker.map(\.column)
             let expected = tiebreaker.map(\.name)

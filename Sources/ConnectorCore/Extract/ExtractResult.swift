@@ -34,6 +34,8 @@ public struct ExtractResult: Sendable {
     /// The run read the whole table again after a completed run of the job (a rerun of a
     /// `replace` or of a snapshot), instead of going on from its checkpoint.
     public var refreshed = false
+    /// Rows of this run's first load in key order (0 when it read in cursor order only).
+    public var keyOrderRows: Int64 = 0
     /// What an operator should know of this run, one sentence each (also in the job's report).
     public var warnings: [String] = []
     /// Rows this run's delete reconciliation removed or marked (nil: no reconciliation ran).

@@ -96,21 +96,14 @@ public final class Extractor: @unchecked Sendable {
             logger.warning("the KB table has no key: a row read twice (it moved ahead of the cursor while the job ran) lands twice", metadata: [
                 "source.table": "\(table.qualifiedName)", "dest.table": "\(spec.destTable)"])
         }
-        let (start, carriedRereadFrom) = try runStart.position(plan: plan, mergeKey: mergeKey, settings: settings,
-                                                               link: sourceLink, logger: logger)
         var warnings: [String] = []
         if let before = resumeFrom?.sourceFilenode, let now = table.filenode, before != now {
             warnings.append(Self.rewrittenWarning)
             logger.warning("\(Self.rewrittenWarning)", metadata: ["source.table": "\(table.qualifiedName)"])
         }
-        var skippedNulls: Int64 = 0
-        if start.pass == .values, start.after != nil, plan.cursorNullable, let cursor = plan.cursor {
-            skippedNulls = try sourceLink.retrying("count NULL cursors") { try countNullCursorRows($0, plan: plan, cursor: cursor) }
-            if skippedNulls > 0 {
-                logger.warning("rows with a NULL cursor are not read by an incremental run", metadata: [
-                    "rows": "\(skippedNulls)", "column": "\(cursor.name)"])
-            }
-        }
+        // Chosen once: a whole-table read by key then a cursor catch-up, or a read in cursor order.
+        let keyPlan = try KeyOrderLoad.applies(plan: plan, resumeFrom: resumeFrom, incremental: runStart.incremental,
+                                               mergeKey: mergeKey, byKey: settings.firstLoadByKey, link: sourceLink)
         let source = sourceLink.connection
         let cost = SourceCost.start(source, tableOID: table.oid)
         // With an index, reopening a segment is cheap (an index range scan), so segments stay
@@ -122,13 +115,13 @@ public final class Extractor: @unchecked Sendable {
         let keyset = plan.valueKeys.map(\.name)
         let indexing = try sourceLink.retrying("look for an index") { try KeysetIndexing.assess($0, table: table, keyset: keyset) }
         let indexed = indexing.reopensCheaply
-        if case .cursorWithHeavyTies(let rowsPerValue) = indexing, table.relkind != "v" {
+        if keyPlan == nil, case .cursorWithHeavyTies(let rowsPerValue) = indexing, table.relkind != "v" {
             let index = "(" + keyset.map { SQLIdentifier.quote($0) }.joined(separator: ", ") + ")"
             logger.warning("the index on the cursor alone cannot page through its ties: the job reads in one held segment (the server sorts the rest of the table once); an index on \(index) would let it read in short segments", metadata: [
                 "source.table": "\(table.qualifiedName)", "rows_per_value": "\(rowsPerValue.map(String.init) ?? "unknown (never analysed)")"])
         }
         let segmentSeconds = indexed ? min(settings.maxSnapshotSeconds, Self.indexedSegmentSeconds) : settings.maxSnapshotSeconds
-        if let cursor = plan.cursor, table.relkind != "v", indexing == .none {
+        if keyPlan == nil, let cursor = plan.cursor, table.relkind != "v", indexing == .none {
             logger.warning("no index leads with the cursor column: the server sorts the table once and keeps the sorted rows (temporary disk of about the table's size) for the job to read", metadata: [
                 "column": "\(cursor.name)", "table.blocks": "\(cost?.tableBlocks ?? -1)",
                 "table.rows_estimate": "\(table.estimatedRows)"])
@@ -136,61 +129,70 @@ public final class Extractor: @unchecked Sendable {
         logger.info("extract started", metadata: [
             "source.table": "\(table.qualifiedName)", "kb.id": "\(spec.kbID)", "dest.table": "\(spec.destTable)",
             "mode": "\(spec.mode.rawValue)", "placement": "\(spec.placement.rawValue)",
-            "batch.rows": "\(spec.batchRows)", "resume": "\(resumeFrom?.summary ?? "none")"])
+            "batch.rows": "\(spec.batchRows)", "resume": "\(resumeFrom?.summary ?? "none")",
+            "read": "\(keyPlan == nil ? "cursor order" : "key order, then cursor catch-up")"])
 
-        let pipeline = FetchPipeline(plan: plan, link: sourceLink, start: start, batchRows: spec.batchRows,
-                                     pacing: spec.pacing, maxSnapshotSeconds: segmentSeconds, heldSegments: plan.isKeylessSnapshot || (!indexed && table.relkind != "v"),
-                                     batchBytes: settings.batchBytes, maxRowBytes: sink.maxRowBytes,
-                                     statementTimeoutSeconds: Double(settings.statementTimeoutMs) / 1000,
-                                     rereadFrom: carriedRereadFrom, filenode: table.filenode, retry: retry, clock: clock, stopFlag: stopFlag, logger: logger)
-        if stopFlag.isRaised { sourceLink.cancel() }
+        let landing = try Landing(sink: sink, pacing: spec.pacing, resumeFrom: resumeFrom, estimatedRows: table.estimatedRows,
+                                  clock: clock, stopFlag: stopFlag, logger: logger)
+        func pipeline(_ plan: ExtractPlan, start: KeysetPosition, held: Bool, segmentSeconds: Double, rereadFrom: String?,
+                      writersPlan: ExtractPlan? = nil, confirmsEnd: Bool = false,
+                      recordAs: @escaping @Sendable (Checkpoint?) -> Checkpoint? = { $0 }) -> FetchPipeline {
+            let pipeline = FetchPipeline(plan: plan, link: sourceLink, start: start, batchRows: spec.batchRows,
+                                         pacing: spec.pacing, maxSnapshotSeconds: segmentSeconds, heldSegments: held,
+                                         batchBytes: settings.batchBytes, maxRowBytes: sink.maxRowBytes,
+                                         statementTimeoutSeconds: Double(settings.statementTimeoutMs) / 1000,
+                                         rereadFrom: rereadFrom, filenode: table.filenode, writersPlan: writersPlan, recordAs: recordAs, confirmsEnd: confirmsEnd,
+                                         retry: retry, clock: clock, stopFlag: stopFlag, logger: logger)
+            if stopFlag.isRaised { sourceLink.cancel() }
+            return pipeline
+        }
 
-        // Rows earlier runs of this job landed (a resumed job's progress counts on from them).
-        let landedBefore = try sink.totalRowsLanded()
-        var rows: Int64 = 0, nullRows: Int64 = 0, merged: Int64 = 0, batches = 0
-        var checkpoint = resumeFrom
-        var pacer = Pacer(pacing: spec.pacing)
-        pipeline.start()
-        do {
-            while let batch = pipeline.next() {
-                if stopFlag.isRaised { break }
-                // The rate cap is judged on rows landed, so it gates landing (a bounded bucket).
-                let wait = pacer.delayBeforeRows(batch.batch.rowCount, now: clock.now())
-                if wait > 0, stopFlag.wait(seconds: wait) { break }
-                let writeStarted = clock.now()
-                // Spent as they are admitted, so the time they take to land earns tokens (spent
-                // after landing, that time was lost to a full bucket: 6% of a 50,000 rows/s cap).
-                pacer.spend(batch.batch.rowCount, now: writeStarted)
-                let mergedNow = try sink.land(batch.batch, checkpoint: batch.checkpoint)
-                ExtractMetrics.writeLatency.recordNanoseconds(Int64((clock.now() - writeStarted) * 1e9))
-                ExtractMetrics.rows.increment(by: batch.batch.rowCount)
-                ExtractMetrics.batches.increment()
-                ExtractMetrics.lastBatch.record(unixSeconds())
-                if mergedNow > 0 { ExtractMetrics.mergedRows.increment(by: mergedNow) }
-                rows += Int64(batch.batch.rowCount)
-                merged += Int64(mergedNow)
-                if batch.checkpoint?.nullCursorPass == true { nullRows += Int64(batch.batch.rowCount) }
-                batches += 1
-                checkpoint = batch.checkpoint
-                logger.debug("batch landed", metadata: ["batch.rows": "\(batch.batch.rowCount)", "batch.merged": "\(mergedNow)",
-                                                        "cursor": "\(checkpoint?.summary ?? "")"])
-                onProgress(ExtractProgress(rowsLanded: rows, batches: batches, elapsedSeconds: clock.now() - started,
-                                           checkpoint: checkpoint, estimatedRows: table.estimatedRows,
-                                           totalRowsLanded: landedBefore + rows))
+        var skippedNulls: Int64 = 0
+        var keyOrderRows: Int64 = 0
+        let cursorStart: KeysetPosition
+        let carriedRereadFrom: String?
+        if let keyPlan {
+            let highWater = resumeFrom?.keyPass != nil ? resumeFrom?.value
+                : try sourceLink.retrying("cursor high-water mark") {
+                    try KeyOrderLoad.highWater(plan: plan, cursorIndexed: indexing != .none, on: $0)
+                }
+            logger.info("first load in key order, then a cursor catch-up from the high-water mark", metadata: [
+                "key": "\(keyPlan.tiebreaker.map(\.name).joined(separator: ","))", "high_water": "\(highWater ?? "none")"])
+            let byKey = pipeline(keyPlan, start: KeyOrderLoad.start(resumeFrom: resumeFrom), held: false,
+                                 segmentSeconds: min(settings.maxSnapshotSeconds, Self.indexedSegmentSeconds),
+                                 rereadFrom: resumeFrom?.rereadFrom, writersPlan: plan, confirmsEnd: true) { [plan] in
+                KeyOrderLoad.checkpoint($0, plan: plan, highWater: highWater)
             }
-            pipeline.shutdown()
-            if let failure = pipeline.failure, !(stopFlag.isRaised && failure.isCancellation) { throw failure.error }
-        } catch {
-            pipeline.shutdown()
-            throw error
+            try landing.drain(byKey, onProgress: onProgress)
+            keyOrderRows = landing.rows
+            cursorStart = stopFlag.isRaised ? .start(for: plan)
+                : try KeyOrderLoad.catchUpStart(plan: plan, highWater: highWater, rereadFrom: byKey.rereadFrom,
+                                                settings: settings, link: sourceLink)
+            carriedRereadFrom = nil
+        } else {
+            (cursorStart, carriedRereadFrom) = try runStart.position(plan: plan, mergeKey: mergeKey, settings: settings,
+                                                                     link: sourceLink, logger: logger)
+            if cursorStart.pass == .values, cursorStart.after != nil, plan.cursorNullable, let cursor = plan.cursor {
+                skippedNulls = try sourceLink.retrying("count NULL cursors") { try countNullCursorRows($0, plan: plan, cursor: cursor) }
+                if skippedNulls > 0 {
+                    logger.warning("rows with a NULL cursor are not read by an incremental run", metadata: [
+                        "rows": "\(skippedNulls)", "column": "\(cursor.name)"])
+                }
+            }
         }
-        if pipeline.hiddenWriters > 0 {
+        if !stopFlag.isRaised {
+            let byCursor = pipeline(plan, start: cursorStart, held: plan.isKeylessSnapshot || (!indexed && table.relkind != "v"),
+                                    segmentSeconds: segmentSeconds, rereadFrom: carriedRereadFrom)
+            try landing.drain(byCursor, onProgress: onProgress)
+        }
+        try landing.flush(onProgress: onProgress)
+        if landing.hiddenWriters > 0 {
             logger.warning("writing transactions were open while this job read, and this role cannot see when they began; rows they commit later below the checkpoint are re-read only within cursor_lookback_s (grant pg_read_all_stats to the role to make this exact)", metadata: [
-                "transactions": "\(pipeline.hiddenWriters)"])
+                "transactions": "\(landing.hiddenWriters)"])
         }
-        if pipeline.rewrites > 0, warnings.isEmpty { warnings.append(Self.rewrittenWarning) }
-        if merged > 0 {
-            logger.info("rows read again replaced their earlier version by key", metadata: ["rows.merged": "\(merged)"])
+        if landing.rewrites > 0, warnings.isEmpty { warnings.append(Self.rewrittenWarning) }
+        if landing.merged > 0 {
+            logger.info("rows read again replaced their earlier version by key", metadata: ["rows.merged": "\(landing.merged)"])
         }
 
         // deletes: after every row of the read has landed, before the run ends.
@@ -202,12 +204,14 @@ public final class Extractor: @unchecked Sendable {
         let state: ExtractResult.State = stopFlag.isRaised ? .stopped : .completed
         try sink.close(state: state)
         let heapBlocks = state == .completed && !sourceLink.connection.isBroken ? cost?.blocksSinceStart(sourceLink.connection) : nil
-        return ExtractResult(
-            state: state, jobID: jobID, destTable: spec.destTable, rowsLanded: rows, totalRowsLanded: try sink.totalRowsLanded(),
-            batches: batches, nullCursorRows: nullRows, nullCursorRowsSkipped: skippedNulls, resumedFrom: resumeFrom,
-            checkpoint: checkpoint, retries: pipeline.retries, durationSeconds: clock.now() - started,
-            rowsMerged: merged, segments: pipeline.segments, heapBlocks: heapBlocks, tableBlocks: cost?.tableBlocks,
+        var result = ExtractResult(
+            state: state, jobID: jobID, destTable: spec.destTable, rowsLanded: landing.rows, totalRowsLanded: try sink.totalRowsLanded(),
+            batches: landing.batches, nullCursorRows: landing.nullRows, nullCursorRowsSkipped: skippedNulls, resumedFrom: resumeFrom,
+            checkpoint: landing.checkpoint, retries: landing.retries, durationSeconds: clock.now() - started,
+            rowsMerged: landing.merged, segments: landing.segments, heapBlocks: heapBlocks, tableBlocks: cost?.tableBlocks,
             refreshed: runStart.refresh, warnings: warnings, rowsDeleted: deleted)
+        result.keyOrderRows = keyOrderRows
+        return result
     }
 
     static let rewrittenWarning = "the source table was rewritten since the last checkpoint (TRUNCATE, VACUUM FULL, CLUSTER or a rewriting ALTER TABLE): if its keys were reused (TRUNCATE ... RESTART IDENTITY), new rows overwrote KB rows with the same key; a run with mode replace rebuilds the KB table"

@@ -69,10 +69,21 @@ final class FetchPipeline: @unchecked Sendable {
     private var filenode: String?
     /// Times a segment found the table rewritten (a new `relfilenode`) since the one before.
     private(set) var rewrites = 0
+    /// Rows come in the KB's key order (a pass by key whose key is the KB's).
+    private let inKeyOrder: Bool
+    /// Turns the position's checkpoint into the one recorded (a load by key records its own).
+    private let recordAs: @Sendable (Checkpoint?) -> Checkpoint?
+    /// The pass ends only when a segment opened after its last row was read finds no more (a load
+    /// by key then copies rows inserted past its end while it ran, whatever their cursor value).
+    private let confirmsEnd: Bool
+    /// Rows the open segment has read.
+    private var segmentRows = 0
 
     init(plan: ExtractPlan, link: SourceLink, start: KeysetPosition, batchRows: Int, pacing: Pacing,
          maxSnapshotSeconds: Double, heldSegments: Bool = false, batchBytes: Int = ConnectionSettings.defaultBatchBytes,
-         maxRowBytes: Int = .max, statementTimeoutSeconds: Double = 0, rereadFrom: String?, filenode: String? = nil, retry: RetryPolicy,
+         maxRowBytes: Int = .max, statementTimeoutSeconds: Double = 0, rereadFrom: String?, filenode: String? = nil,
+         writersPlan: ExtractPlan? = nil, recordAs: @escaping @Sendable (Checkpoint?) -> Checkpoint? = { $0 },
+         confirmsEnd: Bool = false, retry: RetryPolicy,
          clock: MonotonicClock, stopFlag: StopFlag, logger: Logger) {
         self.held = heldSegments
         // (A keyless snapshot cannot reopen its segment where it was, so it never reads ahead.)
@@ -87,7 +98,11 @@ final class FetchPipeline: @unchecked Sendable {
         self.pacer = pacer
         self.sizer = BatchSizer(target: pacer.rowsPerQuery(batchRows: batchRows))
         self.maxSnapshot = maxSnapshotSeconds
-        self.writers = InFlightWriters(plan: plan, carried: rereadFrom)
+        // Late commits are judged by the cursor, whichever order this pass reads in.
+        self.writers = InFlightWriters(plan: writersPlan ?? plan, carried: rereadFrom)
+        self.inKeyOrder = plan.cursor == nil && !plan.mergeKey.isEmpty && plan.tiebreaker.map(\.name) == plan.mergeKey
+        self.recordAs = recordAs
+        self.confirmsEnd = confirmsEnd && !heldSegments
         self.filenode = filenode
         self.retry = retry
         self.clock = clock
@@ -97,6 +112,12 @@ final class FetchPipeline: @unchecked Sendable {
 
     /// Writing transactions whose start the role could not see (see `InFlightWriters`).
     var hiddenWriters: Int { writers?.hiddenWriters ?? 0 }
+
+    /// The start of the oldest transaction open while this pass read (time cursors).
+    var rereadFrom: String? { writers?.rereadFrom }
+
+    /// Waits up to `seconds` for the next batch (or the end); false when none came in time.
+    func waitForBatch(seconds: Double) -> Bool { queue.waitForItem(seconds: seconds) }
 
     func start() {
         thread = OSThread(name: "timbal-fetch") { [self] in
@@ -162,6 +183,7 @@ final class FetchPipeline: @unchecked Sendable {
             logger.trace("batch fetched", metadata: ["batch.rows": "\(fetched.batch.rowCount)", "batch.bytes": "\(fetched.batch.byteCount)"])
             sizer.succeeded()
             let count = fetched.batch.rowCount
+            segmentRows += count
             var after = position
             if count > 0, let last = fetched.batch.parts.last(where: { $0.rowCount > 0 }) {
                 let keys = position.pass == .nullCursor ? plan.tiebreaker : plan.valueKeys
@@ -169,10 +191,16 @@ final class FetchPipeline: @unchecked Sendable {
                 var checkpoint = after.checkpoint(plan: plan)
                 checkpoint?.rereadFrom = writers?.rereadFrom
                 checkpoint?.sourceFilenode = filenode
+                checkpoint = recordAs(checkpoint)
                 guard queue.put(FetchedBatch(batch: fetched.batch, checkpoint: checkpoint)) else { return }
             }
             if fetched.exhausted {
+                let readInSegment = segmentRows
                 closeSegment()
+                if confirmsEnd && readInSegment > 0 {
+                    position = after
+                    continue
+                }
                 guard position.pass == .nullCursor else { return }
                 position = KeysetPosition(pass: .values, after: nil)
             } else {
@@ -259,9 +287,9 @@ final class FetchPipeline: @unchecked Sendable {
             parts.append(result)
             rows += result.rowCount
             bytes += resultBytes
-            if result.rowCount < want { return (RowBatch(parts: parts, byteCount: bytes), true) }
+            if result.rowCount < want { return (RowBatch(parts: parts, byteCount: bytes, inKeyOrder: inKeyOrder), true) }
         }
-        return (RowBatch(parts: parts, byteCount: bytes), false)
+        return (RowBatch(parts: parts, byteCount: bytes, inKeyOrder: inKeyOrder), false)
     }
 
     /// `id=5, region=eu`: the row's key, to name it in an error.
@@ -280,6 +308,7 @@ final class FetchPipeline: @unchecked Sendable {
         }
         filenode = seen ?? filenode
         segmentOpenedAt = clock.now()
+        segmentRows = 0
         segments += 1
         ExtractMetrics.segments.increment()
     }

@@ -8,9 +8,13 @@ public struct RowBatch: Sendable {
     public let rowCount: Int
     /// Bytes of the cells' text, as libpq holds them.
     public let byteCount: Int
+    /// The rows come in the KB table's key order (a pass by key), so they can be written as they
+    /// come; rows in cursor order are staged and written in key order (see `LocalKBSink`).
+    public var inKeyOrder: Bool
 
-    public init(parts: [PostgresResult], byteCount: Int) {
+    public init(parts: [PostgresResult], byteCount: Int, inKeyOrder: Bool = false) {
         self.parts = parts
+        self.inKeyOrder = inKeyOrder
         self.rowCount = parts.reduce(0) { $0 + $1.rowCount }
         self.byteCount = byteCount
     }

@@ -44,6 +44,9 @@ struct RunStart {
     func position(plan: ExtractPlan, mergeKey: [String], settings: ConnectionSettings, link: SourceLink,
                   logger: Logger) throws -> (start: KeysetPosition, carriedRereadFrom: String?) {
         guard let checkpoint = resumeFrom else { return (.start(for: plan), nil) }
+        // A completed load by key whose catch-up landed nothing, taken when no row had a cursor
+        // value: every non-NULL value is new.
+        if checkpoint.keyPass != nil && checkpoint.value == nil { return (KeysetPosition(pass: .values, after: nil), nil) }
         let exact = KeysetPosition.resuming(checkpoint, plan: plan)
         guard incremental else { return (exact, checkpoint.rereadFrom) }
         guard plan.cursor != nil, checkpoint.value != nil, !checkpoint.nullCursorPass else { return (exact, nil) }
@@ -71,6 +74,9 @@ struct RunStart {
         if let reread = checkpoint.rereadFrom, let cursor = plan.cursor { checks.append(("\(field).reread_from", reread, cursor)) }
         for (index, tie) in checkpoint.tiebreaker.enumerated() where index < plan.tiebreaker.count {
             checks.append(("\(field).tiebreaker[\(index)].value", tie.value, plan.tiebreaker[index]))
+        }
+        for (index, key) in (checkpoint.keyPass ?? []).enumerated() where index < plan.sourceKey.count {
+            checks.append(("\(field).key_pass[\(index)].value", key.value, plan.sourceKey[index]))
         }
         for check in checks {
             try link.retrying("checkpoint values") { connection in

@@ -30,6 +30,29 @@ final class KBBatchWriter {
         }
     }
 
+    /// Whether batches can be staged and written in key order (the table has a key).
+    var canStage: Bool { writer.isKeyed }
+
+    /// Rows staged and not yet written.
+    var stagedRows: Int { writer.stagedRows }
+
+    /// Stages the batch's rows, to be written in key order by `flush`.
+    func stage(_ batch: RowBatch) throws {
+        _ = try writer.stage { writer in
+            for result in batch.parts {
+                for row in 0..<result.rowCount {
+                    try writer.row { statement in try self.bindRow(result, row, into: statement) }
+                }
+            }
+            return batch.rowCount
+        }
+    }
+
+    /// Writes the staged rows in key order with `checkpoint`, one transaction for `batches` batches.
+    func flush(checkpoint: Checkpoint?, batches: Int) throws -> Int {
+        try writer.flushStaged(checkpoint: checkpoint.map { $0.json.serialized() }, batches: batches)
+    }
+
     private func bindRow(_ result: PostgresResult, _ row: Int, into insert: SQLiteStatement) throws {
         for (column, kind) in kinds.enumerated() {
             let index = column + 1

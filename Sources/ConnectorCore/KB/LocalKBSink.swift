@@ -71,7 +71,43 @@ public final class LocalKBSink: BatchSink {
     public func land(_ batch: RowBatch, checkpoint: Checkpoint?) throws -> Int {
         // A batch before `open` is a bug in the caller: it fails this job with a message, not the daemon.
         guard let writer else { throw KBError(field: "kb", problem: "a batch came before the KB table was opened (a bug in the extract's order)") }
-        return try writer.land(batch, checkpoint: checkpoint)
+        guard writer.canStage, !batch.inKeyOrder else {
+            let merged = try flush()
+            return try merged + writer.land(batch, checkpoint: checkpoint)
+        }
+        if writer.stagedRows == 0 {
+            stagedSince = monotonicSeconds()
+            stagedBytes = 0
+        }
+        try writer.stage(batch)
+        stagedCheckpoint = checkpoint
+        stagedBatches += 1
+        stagedBytes += batch.byteCount
+        let due = stagedBytes >= Self.flushBytes || writer.stagedRows >= Self.flushRows
+            || monotonicSeconds() - stagedSince >= Self.flushSeconds
+        return due ? try flush() : 0
+    }
+
+    /// Rows in cursor order are staged and written in key order, in one transaction per flush:
+    /// a flush every second (or sooner when this much is staged) keeps the KB at most a second
+    /// behind, and each transaction's dirty pages, so the WAL, bounded (4 KiB per staged row at most).
+    static let flushSeconds = 1.0
+    static let flushRows = 16_384
+    static let flushBytes = 64 << 20
+
+    private var stagedSince = 0.0
+    private var stagedBytes = 0
+    private var stagedBatches = 0
+    private var stagedCheckpoint: Checkpoint?
+
+    public var hasStagedRows: Bool { (writer?.stagedRows ?? 0) > 0 }
+
+    public func flush() throws -> Int {
+        guard let writer, writer.stagedRows > 0 else { return 0 }
+        let merged = try writer.flush(checkpoint: stagedCheckpoint, batches: stagedBatches)
+        stagedBatches = 0
+        stagedCheckpoint = nil
+        return merged
     }
 
     /// SQLite's own limit on one value (SQLITE_MAX_LENGTH, 1e9 bytes by default).
@@ -79,6 +115,7 @@ public final class LocalKBSink: BatchSink {
 
     public func close(state: ExtractResult.State) throws {
         defer { tableLock?.release() }
+        _ = try flush()
         checkpointer?.stop(writer: kb.database)
         checkpointer = nil
         try target?.finish(kb: kb.file, jobID: jobID, state: state.rawValue)

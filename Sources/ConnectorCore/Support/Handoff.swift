@@ -36,6 +36,17 @@ final class Handoff<Element: Sendable>: @unchecked Sendable {
         }
     }
 
+    /// Waits until an element is there (or the queue is closed); false when `seconds` passed first.
+    func waitForItem(seconds: Double) -> Bool {
+        let deadline = monotonicSeconds() + seconds
+        return condition.withLock {
+            while items.isEmpty && !closed {
+                if !condition.wait(until: deadline) && items.isEmpty && !closed { return false }
+            }
+            return true
+        }
+    }
+
     /// Nil once the queue is closed and drained.
     func take() -> Element? {
         condition.withLock {

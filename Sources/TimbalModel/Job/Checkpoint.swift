@@ -29,6 +29,11 @@ public struct Checkpoint: Sendable, Equatable {
     /// The source table's storage (`pg_class.relfilenode`) when this checkpoint was read: a
     /// different one on the next run means the table was rewritten meanwhile (TRUNCATE, ...).
     public var sourceFilenode: String? = nil
+    /// Set while a first load reads the table in key order (see `keyPassKeys`): the last key it
+    /// landed (empty before its first batch). `value` is then the cursor's high-water mark taken
+    /// before the load began (nil: no row had a cursor value), where the cursor catch-up that
+    /// follows the load starts (inclusive).
+    public var keyPass: [KeyValue]? = nil
 
     public init(kind: String, column: String?, value: String?, tiebreaker: [KeyValue] = [], nullCursorPass: Bool = false) {
         self.kind = kind
@@ -50,6 +55,9 @@ public struct Checkpoint: Sendable, Equatable {
         if nullCursorPass { members.append(("null_cursor_pass", .bool(true))) }
         if let rereadFrom { members.append(("reread_from", .string(rereadFrom))) }
         if let sourceFilenode { members.append(("source_filenode", .string(sourceFilenode))) }
+        if let keyPass {
+            members.append(("key_pass", .array(keyPass.map { .object([("column", .string($0.column)), ("value", .string($0.value))]) })))
+        }
         return .object(members)
     }
 
@@ -79,30 +87,39 @@ public struct Checkpoint: Sendable, Equatable {
         case let other?:
             throw JobSpecError(field: "\(field).value", problem: "expected a string or a number, got \(other.typeName)")
         }
-        if text == nil && !nullPass && kind != "snapshot" { throw JobSpecError(field: "\(field).value", problem: "is required") }
+        let keyPass = try cursor.value("key_pass").map { try keyValues($0, field: "\(field).key_pass") }
+        if text == nil && !nullPass && kind != "snapshot" && keyPass == nil { throw JobSpecError(field: "\(field).value", problem: "is required") }
         let column = try cursor.nonEmptyString("column")
-        var tiebreaker: [KeyValue] = []
-        if let list = cursor.value("tiebreaker") {
-            guard case .array(let items) = list else {
-                throw JobSpecError(field: "\(field).tiebreaker", problem: "expected an array, got \(list.typeName)")
-            }
-            for (index, item) in items.enumerated() {
-                let path = "\(field).tiebreaker[\(index)]"
-                let entry = try FieldReader(item, path: path)
-                let name = try entry.nonEmptyString("column").unwrap(or: "\(path).column")
-                let entryValue: String
-                switch entry.value("value") {
-                case .string(let s)?: entryValue = s
-                case .number(let n)?: entryValue = n
-                default: throw JobSpecError(field: "\(path).value", problem: "expected a string or a number")
-                }
-                tiebreaker.append(KeyValue(column: name, value: entryValue))
-            }
-        }
+        let tiebreaker = try cursor.value("tiebreaker").map { try keyValues($0, field: "\(field).tiebreaker") } ?? []
         var checkpoint = Checkpoint(kind: kind, column: column, value: text, tiebreaker: tiebreaker, nullCursorPass: nullPass)
         checkpoint.rereadFrom = try cursor.nonEmptyString("reread_from")
         checkpoint.sourceFilenode = try cursor.nonEmptyString("source_filenode")
+        checkpoint.keyPass = keyPass
+        if keyPass != nil && (nullPass || !tiebreaker.isEmpty) {
+            throw JobSpecError(field: "\(field).key_pass", problem: "a first load by key has no tiebreaker and no NULL pass")
+        }
         return checkpoint
+    }
+
+    /// `[{"column": ..., "value": ...}, ...]`: values as strings or numbers.
+    private static func keyValues(_ list: JSONValue, field: String) throws -> [KeyValue] {
+        var values: [KeyValue] = []
+        guard case .array(let items) = list else {
+            throw JobSpecError(field: field, problem: "expected an array, got \(list.typeName)")
+        }
+        for (index, item) in items.enumerated() {
+            let path = "\(field)[\(index)]"
+            let entry = try FieldReader(item, path: path)
+            let name = try entry.nonEmptyString("column").unwrap(or: "\(path).column")
+            let entryValue: String
+            switch entry.value("value") {
+            case .string(let s)?: entryValue = s
+            case .number(let n)?: entryValue = n
+            default: throw JobSpecError(field: "\(path).value", problem: "expected a string or a number")
+            }
+            values.append(KeyValue(column: name, value: entryValue))
+        }
+        return values
     }
 
     public static func decode(json text: String, field: String) throws -> Checkpoint {
@@ -113,6 +130,10 @@ public struct Checkpoint: Sendable, Equatable {
     public var summary: String {
         let tie = tiebreaker.isEmpty ? "" : " (" + tiebreaker.map { "\($0.column)=\($0.value)" }.joined(separator: ", ") + ")"
         if nullCursorPass { return "NULL \(column ?? "cursor") rows\(tie)" }
+        if let keyPass {
+            let key = keyPass.isEmpty ? "start" : keyPass.map { "\($0.column)=\($0.value)" }.joined(separator: ", ")
+            return "first load by key at \(key), then \(column ?? "cursor") from \(value ?? "start")"
+        }
         return (value ?? "start") + tie
     }
 }

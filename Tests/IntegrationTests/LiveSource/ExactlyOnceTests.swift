@@ -52,7 +52,8 @@ struct ExactlyOnceTests {
             _ = try? scratch.sql("UPDATE {s}.events SET updated_at = '2027-01-01', note = 'v2' WHERE id <= 50")
         }
         #expect(result.state == .completed)
-        #expect(result.rowsMerged == 50)
+        // The 50 rows again (the catch-up after the load by key), and the high-water mark's own row.
+        #expect(result.rowsMerged == 51)
         #expect(try counts(scratch) == [.integer(3_000), .integer(3_000)])
         let notes = try scratch.kb().rows("SELECT note, count(*) FROM events WHERE id <= 50 GROUP BY note")
         #expect(notes == [[.text("v2"), .integer(50)]])
@@ -84,7 +85,7 @@ struct ExactlyOnceTests {
         try scratch.sql("INSERT INTO {s}.events SELECT g, now() + interval '1 hour', 'v1' FROM generate_series(1001, 1100) g")
         let spec = scratch.spec(table: "events", batchRows: 200)
         let first = try scratch.extract(spec, jobID: "late")
-        #expect(first.rowsLanded == 1_100)
+        #expect(first.rowsLanded - first.rowsMerged == 1_100)
         #expect(first.checkpoint?.rereadFrom != nil)
         // ...then the writer commits a row whose cursor is behind the checkpoint.
         try writer.execute("COMMIT")

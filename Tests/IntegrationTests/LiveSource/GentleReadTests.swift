@@ -9,7 +9,7 @@ import Testing
 @Suite("Gentle reads", .enabled(if: TestDatabase.isAvailable, TestDatabase.skipReason), .serialized)
 struct GentleReadTests {
     @Test func anUnindexedCursorCostsAboutOneScanOfTheTable() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch.byCursor()
         try scratch.sql("""
             CREATE TABLE {s}.wide (id bigint PRIMARY KEY, updated_at timestamptz NOT NULL, payload text);
             INSERT INTO {s}.wide SELECT g, '2026-01-01'::timestamptz + (g * 7919 % 100000) * interval '1 ms', repeat('x', 100)
@@ -28,7 +28,7 @@ struct GentleReadTests {
     /// With an index: a new segment per batch (max_snapshot 0). Without: one held segment per pass.
     @Test(arguments: [(1, true), (3, true), (7, true), (1, false), (7, false)])
     func segmentsKeepTiesAndNullCursorsExact(batchRows: Int, indexed: Bool) throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch.byCursor()
         try scratch.sql("""
             CREATE TABLE {s}.ties (id int PRIMARY KEY, updated_at timestamptz);
             INSERT INTO {s}.ties SELECT g, CASE WHEN g % 5 = 0 THEN NULL ELSE '2026-01-01'::timestamptz + (g / 6) * interval '1 s' END
@@ -50,7 +50,7 @@ struct GentleReadTests {
     /// table moves on (rows inserted and updated during the stall).
     @Test(arguments: [true, false])
     func aSegmentEndedWithAFetchInFlightDropsItsRowsAndReadsThemAgain(indexed: Bool) throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch.byCursor()
         try scratch.sql("""
             CREATE TABLE {s}.ahead (id int PRIMARY KEY, updated_at timestamptz NOT NULL, note text);
             INSERT INTO {s}.ahead SELECT g, '2026-01-01'::timestamptz + (g / 3) * interval '1 s', 'v1' FROM generate_series(1, 6000) g;
@@ -91,7 +91,7 @@ struct GentleReadTests {
     /// writer: the rows taken in are handed on, the next fetch fails and is retried like any
     /// other (a new session sorts the rest again from the last key), and every row lands once.
     @Test func aReadAheadLostWithItsSessionIsRetriedAndEveryRowLandsOnce() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch.byCursor()
         try scratch.sql("""
             CREATE TABLE {s}.lost (id int PRIMARY KEY, updated_at timestamptz NOT NULL);
             INSERT INTO {s}.lost SELECT g, '2026-01-01'::timestamptz + (g * 7919 % 9000) * interval '1 s' FROM generate_series(1, 9000) g;
@@ -114,7 +114,7 @@ struct GentleReadTests {
     /// would have every read-ahead dropped and read again: after the first, the run stops reading
     /// ahead, so the table is still read about once.
     @Test func aWriterAlwaysBehindDoesNotMakeEveryBatchReadTwice() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch.byCursor()
         try scratch.sql("""
             CREATE TABLE {s}.slow (id int PRIMARY KEY, updated_at timestamptz NOT NULL, pad text);
             INSERT INTO {s}.slow SELECT g, '2026-01-01'::timestamptz + g * interval '1 s', repeat('x', 200) FROM generate_series(1, 10000) g;
@@ -135,7 +135,7 @@ struct GentleReadTests {
     /// second, so the statement timeout does not cancel it (which would retry the job and sort
     /// the table again).
     @Test func aHeldSegmentsReadAheadOutlastsAWriterStallLongerThanTheStatementTimeout() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch.byCursor()
         try scratch.sql("""
             CREATE TABLE {s}.fat (id int PRIMARY KEY, updated_at timestamptz NOT NULL, pad text);
             INSERT INTO {s}.fat SELECT g, '2026-01-01'::timestamptz + (g * 7919 % 12000) * interval '1 s', repeat(md5(g::text), 128)
@@ -159,7 +159,7 @@ struct GentleReadTests {
     /// Without an index the server sorts the table once and keeps the result: while the paced job
     /// reads it, the session holds no snapshot (nothing holds back VACUUM) and no lock on the table.
     @Test func aPacedUnindexedJobHoldsNoSnapshotWhileItReads() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch.byCursor()
         try scratch.sql("""
             CREATE TABLE {s}.plain (id int PRIMARY KEY, updated_at timestamptz NOT NULL);
             INSERT INTO {s}.plain SELECT g, '2026-01-01'::timestamptz + (g * 7919 % 20000) * interval '1 s' FROM generate_series(1, 20000) g;
@@ -183,7 +183,7 @@ struct GentleReadTests {
     }
 
     @Test func theRateCapHoldsAfterATableLockIsReleased() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch.byCursor()
         try scratch.sql("""
             CREATE TABLE {s}.paced (id int PRIMARY KEY, updated_at timestamptz NOT NULL);
             INSERT INTO {s}.paced SELECT g, '2026-01-01'::timestamptz + g * interval '1 ms' FROM generate_series(1, 14000) g;

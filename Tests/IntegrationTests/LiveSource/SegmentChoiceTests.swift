@@ -9,7 +9,7 @@ import Testing
 @Suite("Segment choice", .enabled(if: TestDatabase.isAvailable, TestDatabase.skipReason), .serialized)
 struct SegmentChoiceTests {
     @Test func anIndexOnTheCursorAloneWithHeavyTiesReadsTheTableOnce() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch.byCursor()
         try scratch.sql("""
             CREATE TABLE {s}.d (id bigint PRIMARY KEY, day date NOT NULL, v text);
             INSERT INTO {s}.d SELECT g, CASE WHEN g <= 30000 THEN DATE '2026-06-01' ELSE DATE '2026-06-02' + g % 50 END, repeat('x', 40)
@@ -29,7 +29,7 @@ struct SegmentChoiceTests {
     }
 
     @Test func anIndexOnTheCursorAloneWithFewTiesKeepsShortSegments() throws {
-        let scratch = try Scratch()
+        let scratch = try Scratch.byCursor()
         try scratch.sql("""
             CREATE TABLE {s}.e (id bigint PRIMARY KEY, at timestamptz NOT NULL);
             INSERT INTO {s}.e SELECT g, '2026-01-01'::timestamptz + (g / 2) * interval '1 s' FROM generate_series(1, 6000) g;
@@ -54,7 +54,9 @@ struct SegmentChoiceTests {
         try isolated.scratch.admin.execute("ALTER DATABASE \(isolated.name) SET idle_session_timeout = '600ms'")
         var spec = isolated.scratch.spec(table: "events", batchRows: 1_000, pacing: Pacing(batchDelayMs: 1_500))
         spec.source.schema = "public"
-        let result = try Extractor(spec: spec, jobID: "idle", connection: isolated.settings,
+        var settings = isolated.settings
+        settings.firstLoadByKey = false  // a held segment: cursor order without an index on the cursor
+        let result = try Extractor(spec: spec, jobID: "idle", connection: settings,
                                    stateDir: isolated.scratch.stateDir, logger: isolated.scratch.logger).run()
         #expect(result.rowsLanded == 3_000)
         #expect(result.retries == 0 && result.segments == 1, "retries \(result.retries), segments \(result.segments)")

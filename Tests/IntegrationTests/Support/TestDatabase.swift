@@ -56,7 +56,22 @@ final class Scratch {
         try admin.execute(text.replacingOccurrences(of: "{s}", with: SQLIdentifier.quote(schema)))
     }
 
-    var connection: ConnectionSettings { ConnectionSettings(name: "test", dsn: TestDatabase.dsn) }
+    /// Tests of the cursor-order read itself (segments, held segments, ties, the NULL pass) set
+    /// this: a whole-table read then stays in cursor order instead of loading by key.
+    var byCursor = false
+
+    /// A scratch schema whose whole-table reads stay in cursor order (see `byCursor`).
+    static func byCursor() throws -> Scratch {
+        let scratch = try Scratch()
+        scratch.byCursor = true
+        return scratch
+    }
+
+    var connection: ConnectionSettings {
+        var settings = ConnectionSettings(name: "test", dsn: TestDatabase.dsn)
+        settings.firstLoadByKey = !byCursor
+        return settings
+    }
 
     func spec(table: String, dest: String? = nil, cursor: String? = "updated_at", batchRows: Int = 0,
               mode: JobSpec.Mode = .create, columns: [String]? = nil, keyColumns: [String] = [],

@@ -1,0 +1,29 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import SQLiteStore
+
+extension KBFile {
+    /// Above this many bytes of WAL after a commit, the writer checkpoints it fully itself before
+    /// writing on (the background checkpointer is PASSIVE and never catches up with a writer whose
+    /// every commit rewrites pages all over the table: the WAL then grows without end).
+    public static let walRestartBytes: Int64 = 64 << 20
+
+    /// The size a restarted WAL file is cut back to.
+    static let walKeptBytes: Int64 = 64 << 20
+
+    /// Bytes in this KB's WAL file (0 when there is none).
+    public var walBytes: Int64 {
+        var info = stat()
+        return stat(database.path + "-wal", &info) == 0 ? Int64(info.st_size) : 0
+    }
+
+    /// Keeps the WAL bounded: called after each commit. A RESTART checkpoint copies every
+    /// committed page into the database file and makes the next commit write the WAL from its
+    /// start; `journal_size_limit` then cuts the file back. It waits (the busy timeout) for
+    /// readers of older pages; one that outlasts it only delays the restart to a later commit.
+    public func boundWAL() throws {
+        guard walBytes > Self.walRestartBytes else { return }
+        _ = try database.rows("PRAGMA wal_checkpoint(RESTART)")
+    }
+}

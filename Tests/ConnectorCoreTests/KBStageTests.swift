@@ -1,0 +1,116 @@
+import Foundation
+import KBRules
+import SQLiteStore
+import Testing
+
+/// Rows staged and written in key order (`KBRowWriter.stage`/`flushStaged`, `land(sortedByKey:)`)
+/// on real SQLite files: the later version of a key wins, nothing reaches the table or the
+/// checkpoint before the flush, and the WAL stays bounded whatever the order.
+@Suite("KB staged writes")
+struct KBStageTests {
+    let directory = NSTemporaryDirectory() + "timbal-kbstage-\(UUID().uuidString.prefix(8))"
+
+    func kb() throws -> KBFile {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        return try KBFile(path: directory + "/1.sqlite", kbID: 1, label: "KB 1")
+    }
+
+    func target(_ kb: KBFile, job: String = "a") throws -> KBTarget {
+        let plan = KBWritePlan(columns: [KBColumn(name: "id", sourceType: "int8", kbType: "INTEGER"),
+                                         KBColumn(name: "note", sourceType: "text", kbType: "TEXT")],
+                               mergeKey: ["id"], sourceCatalog: ["id": "int8", "note": "text"], sourceName: "public.t")
+        return try KBTarget.prepare(kb: kb, jobID: job, dest: "t", mode: "append", plan: plan)
+    }
+
+    func rowsOf(_ pairs: [(Int64, String)]) -> (KBRowWriter) throws -> Int {
+        { writer in
+            for (id, note) in pairs {
+                try writer.row { statement in
+                    try statement.bindInteger(id, at: 1)
+                    try statement.bindText(note, at: 2)
+                }
+            }
+            return pairs.count
+        }
+    }
+
+    func job(_ kb: KBFile) throws -> [SQLiteValue] {
+        try kb.database.rows("SELECT checkpoint, rows_landed, batches FROM _timbal_jobs WHERE job_id = 'a'").first!
+    }
+
+    @Test func stagedRowsLandInKeyOrderAndTheLaterVersionWins() throws {
+        let kb = try kb()
+        let writer = try KBRowWriter(kb: kb, target: try target(kb), columns: ["id", "note"], jobID: "a")
+        try writer.land(checkpoint: "c0", rowsOf([(1, "a"), (2, "a"), (3, "a")]))
+        // Two batches in reverse key order; key 2 comes twice, its later version last.
+        _ = try writer.stage(rowsOf([(9, "x"), (5, "x"), (2, "first")]))
+        _ = try writer.stage(rowsOf([(7, "y"), (2, "second"), (1, "y")]))
+        #expect(writer.stagedRows == 6)
+        // Nothing reaches the table nor the checkpoint before the flush.
+        #expect(try kb.database.rows("SELECT count(*) FROM t") == [[.integer(3)]])
+        #expect(try job(kb) == [.text("c0"), .integer(3), .integer(1)])
+        let merged = try writer.flushStaged(checkpoint: "c2", batches: 2)
+        #expect(merged == 3)  // 1, and 2 twice
+        #expect(writer.stagedRows == 0)
+        #expect(try kb.database.rows("SELECT id, note FROM t ORDER BY id")
+                == [[.integer(1), .text("y")], [.integer(2), .text("second")], [.integer(3), .text("a")],
+                    [.integer(5), .text("x")], [.integer(7), .text("y")], [.integer(9), .text("x")]])
+        #expect(try job(kb) == [.text("c2"), .integer(9), .integer(3)])
+    }
+
+    @Test func rowsStagedButNeverFlushedLeaveTheKBAsItWas() throws {
+        do {
+            let kb = try kb()
+            let writer = try KBRowWriter(kb: kb, target: try target(kb), columns: ["id", "note"], jobID: "a")
+            try writer.land(checkpoint: "c0", rowsOf([(1, "a")]))
+            _ = try writer.stage(rowsOf([(1, "lost"), (2, "lost")]))
+        }
+        // The connection is gone (a crash): its TEMP stage with it; table and checkpoint as committed.
+        let reopened = try KBFile(path: directory + "/1.sqlite", kbID: 1, label: "KB 1")
+        #expect(try reopened.database.rows("SELECT id, note FROM t") == [[.integer(1), .text("a")]])
+        #expect(try job(reopened) == [.text("c0"), .integer(1), .integer(1)])
+    }
+
+    @Test func aSortedLandIsOneTransactionWithItsCheckpoint() throws {
+        let kb = try kb()
+        let writer = try KBRowWriter(kb: kb, target: try target(kb), columns: ["id", "note"], jobID: "a")
+        let merged = try writer.land(checkpoint: "c1", sortedByKey: true, rowsOf([(3, "a"), (1, "a"), (3, "b")]))
+        #expect(merged == 1)
+        #expect(try kb.database.rows("SELECT id, note FROM t ORDER BY id") == [[.integer(1), .text("a")], [.integer(3), .text("b")]])
+        #expect(try job(kb) == [.text("c1"), .integer(3), .integer(1)])
+        // A failing batch leaves nothing staged behind for the next one.
+        #expect(throws: SQLiteError.self) {
+            try writer.land(checkpoint: "c2", sortedByKey: true) { writer in
+                _ = try rowsOf([(8, "z")])(writer)
+                try writer.row { try $0.bindText("not an id", at: 1); try $0.bindText("z", at: 2) }
+                throw SQLiteError(code: 1, message: "the batch failed", sql: nil, path: nil)
+            }
+        }
+        try writer.land(checkpoint: "c3", sortedByKey: true, rowsOf([(4, "d")]))
+        #expect(try kb.database.rows("SELECT id FROM t ORDER BY id") == [[.integer(1)], [.integer(3)], [.integer(4)]])
+    }
+
+    @Test func theWALStaysBoundedWhileMergesRewritePagesAllOverTheTable() throws {
+        let kb = try kb()
+        // As the connector runs it: no checkpoint on commit (WALCheckpointer's own thread would
+        // do them, and fall behind a writer that rewrites pages all over the table).
+        try kb.database.execute("PRAGMA wal_autocheckpoint = 0")
+        let writer = try KBRowWriter(kb: kb, target: try target(kb), columns: ["id", "note"], jobID: "a")
+        let pad = String(repeating: "p", count: 400)
+        for start in stride(from: 0, to: 200_000, by: 20_000) {
+            try writer.land(checkpoint: nil, rowsOf((start..<start + 20_000).map { (Int64($0), pad) }))
+        }
+        // Ten flushes of 16,384 keys spread over the ~90 MB table: each dirties most of its pages.
+        var generator = SystemRandomNumberGenerator()
+        var peak: Int64 = 0
+        for round in 0..<10 {
+            let keys = (0..<16_384).map { _ in Int64.random(in: 0..<200_000, using: &generator) }
+            _ = try writer.stage(rowsOf(keys.map { ($0, pad + String(round)) }))
+            try writer.flushStaged(checkpoint: "r\(round)", batches: 1)
+            peak = max(peak, kb.walBytes)
+        }
+        // One flush's pages (16,384 at most, 4 KiB each) over the restart threshold, at most.
+        #expect(peak <= KBFile.walRestartBytes + 16_384 * 4_096 + (8 << 20))
+        #expect(kb.walBytes <= KBFile.walRestartBytes + 16_384 * 4_096 + (8 << 20))
+    }
+}
