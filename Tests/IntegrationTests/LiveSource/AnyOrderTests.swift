@@ -29,7 +29,12 @@ struct AnyOrderTests {
             """)
     }
 
-    @Test func aFirstLoadByKeyIsExactWhileRowsChangeBehindAndAheadOfIt() throws {
+    /// A delete ahead of the load is copied if the segment that reads its key took its snapshot
+    /// before the delete (a 1 s segment covers this whole load): with `deletes: keep` that row
+    /// stays, as any row deleted after it was read does; with `deletes: hard` the run's
+    /// reconciliation removes it and the KB equals the source.
+    @Test(arguments: [DeletesChoice.keep, .hard])
+    func aFirstLoadByKeyIsExactWhileRowsChangeBehindAndAheadOfIt(deletes: DeletesChoice) throws {
         let scratch = try Scratch()
         try seedUncorrelated(scratch, table: "t")
         // W's now() is fixed before the run (and before the high-water mark); it writes later.
@@ -39,7 +44,9 @@ struct AnyOrderTests {
         let t = scratch.table("t")
         var step = 0
         var sawKeyPass = false
-        let spec = scratch.spec(table: "t", batchRows: 500, mode: .append)
+        var spec = scratch.spec(table: "t", batchRows: 500, mode: .append)
+        spec.deletes = deletes
+        var deleted = 0
         let result = try scratch.extractor(spec, jobID: "by-key").run { progress in
             guard let keyPass = progress.checkpoint?.keyPass, let last = keyPass.first.flatMap({ Int($0.value) }) else { return }
             sawKeyPass = true
@@ -50,7 +57,8 @@ struct AnyOrderTests {
             try? late.execute("UPDATE \(t) SET v = 'late', updated_at = now() WHERE id = 20; COMMIT")
             // Ahead of it (not copied yet): an update, a delete, an insert with an old cursor value.
             try? writer.execute("UPDATE \(t) SET v = 'before-copy', updated_at = now() WHERE id = \(last + 5_000)")
-            try? writer.execute("DELETE FROM \(t) WHERE id = \(last + 6_000)")
+            deleted = last + 6_000
+            try? writer.execute("DELETE FROM \(t) WHERE id = \(deleted)")
             try? writer.execute("INSERT INTO \(t) (updated_at, v) VALUES ('2001-01-01', 'old-cursor')")
         }
         #expect(sawKeyPass)
@@ -61,7 +69,13 @@ struct AnyOrderTests {
         #expect(result.rowsLanded - result.keyOrderRows < 500)
         let (source, kb) = try contents(scratch, table: "t")
         #expect(source.count == 20_000)
-        #expect(kb == source)
+        #expect(kb.filter { deletes == .hard || $0 != "\(deleted)=v1" } == source)
+        if deletes == .hard {
+            #expect(kb == source)
+            #expect(result.rowsDeleted == 0 || result.rowsDeleted == 1)  // 1 when the load copied it before its delete
+        } else {
+            #expect(result.rowsDeleted == nil)
+        }
         #expect(kb.contains("10=after-copy") && kb.contains("20=late") && kb.contains("20001=old-cursor"))
         // The run ends with an ordinary cursor checkpoint: the next run is incremental.
         #expect(result.checkpoint?.keyPass == nil)
