@@ -108,7 +108,7 @@ public struct ExtractPlan: Sendable {
         return plan
     }
 
-    /// The plan of a first load in key order (see `ReadSchedule`): no cursor, paged by the
+    /// The plan of a first load in key order (see `KeyOrderLoad`): no cursor, paged by the
     /// source's key, which must be the KB table's key too (rows then arrive in the KB's order).
     /// Nil when the cursor is that key's first column (cursor order is key order already), for a
     /// view (its key is not the source's), or without a source key.
