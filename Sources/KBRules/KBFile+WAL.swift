@@ -7,10 +7,10 @@ extension KBFile {
     /// Above this many bytes of WAL after a commit, the writer checkpoints it fully itself before
     /// writing on (the background checkpointer is PASSIVE and never catches up with a writer whose
     /// every commit rewrites pages all over the table: the WAL then grows without end).
-    public static let walRestartBytes: Int64 = 64 << 20
+    public static let walRestartBytes: Int64 = 32 << 20
 
     /// The size a restarted WAL file is cut back to.
-    static let walKeptBytes: Int64 = 64 << 20
+    static let walKeptBytes: Int64 = 32 << 20
 
     /// Bytes in this KB's WAL file (0 when there is none).
     public var walBytes: Int64 {

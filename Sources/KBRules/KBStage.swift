@@ -13,6 +13,9 @@ final class KBStage {
     private let columnCount: Int
     /// Rows staged and not yet written.
     private(set) var rows = 0
+    /// Page caches while rows are staged, KiB.
+    static let tempCacheKiB = 512
+    static let mainCacheKiB = 1024
 
     init(kb: KBFile, table: String, columns: [String], mergeKey: [String]) throws {
         // Same affinity as the table's own columns, so a staged value is the value the table
@@ -24,6 +27,13 @@ final class KBStage {
         let definitions = columns.map { "\(SQLIdentifier.quote($0)) \(Self.affinity(of: declared[$0] ?? ""))" }
         let name = SQLIdentifier.quote("_timbal_stage_" + fnv1aHex(table + "\u{0}" + columns.joined(separator: "\u{0}")))
         try kb.database.execute("CREATE TEMP TABLE IF NOT EXISTS \(name) (\(definitions.joined(separator: ", ")))", [])
+        // Memory stays capped (32 MiB for the process): the stage's pages spill to a temporary
+        // file past a small cache of their own, and the main cache, whose size also caps the
+        // sorter that orders a flush, is 1 MiB: a flush walks the B-tree once in key order, so
+        // the pages it comes back to are the current path's, and pages it reaches at random
+        // would miss any cache the size of memory's budget anyway.
+        try kb.database.execute("PRAGMA temp.cache_size = -\(Self.tempCacheKiB)")
+        try kb.database.execute("PRAGMA main.cache_size = -\(Self.mainCacheKiB)")
         clear = try kb.database.prepare("DELETE FROM temp.\(name)")
         try clear.run()
         columnCount = columns.count
