@@ -76,6 +76,7 @@ extension ChannelMessage {
             if b.final { m.append(("final", .bool(true))) }
             if b.runStart { m.append(("run_start", .bool(true))) }
             if b.startsOver { m.append(("starts_over", .bool(true))) }
+            if b.inKeyOrder { m.append(("key_order", .bool(true))) }
             if let deletes = b.deletes { s("deletes", deletes) }
             if let reconcile = b.reconcile { m.append(("reconcile", reconcile.json)) }
             if let source = b.sourceColumns {
@@ -163,6 +164,7 @@ extension ChannelMessage {
                 checkpoint: r.optional("checkpoint"), final: v["final"] == .bool(true))
             batch.runStart = v["run_start"] == .bool(true)
             batch.startsOver = v["starts_over"] == .bool(true)
+            batch.inKeyOrder = v["key_order"] == .bool(true)
             batch.deletes = r.optionalString("deletes")
             batch.reconcile = try r.optional("reconcile").map(HostedReconcile.decode)
             if case .array(let source)? = v["source_columns"] {

@@ -137,6 +137,10 @@ public struct HostedBatch: Equatable, Sendable {
     /// A snapshot of a table with no key: each run lands into a fresh staging table (the first
     /// batch of a run, `run_start`, rebuilds it), put in place by the final batch.
     public var startsOver = false
+    /// The rows come in the KB table's key order (a first load by key): the plane writes them as
+    /// they come instead of sorting them by key first. Only speed depends on it: rows sent with it
+    /// out of order still land exactly, each on its own page.
+    public var inKeyOrder = false
     /// `deletes` of the job when not `keep` (extension): the plane readies the table for it.
     public var deletes: String? = nil
     /// A slice of the delete reconciliation (extension); such a batch has no rows.

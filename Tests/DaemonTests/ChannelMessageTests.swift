@@ -35,6 +35,12 @@ struct ChannelMessageTests {
         let (tree, range) = try JSONParser.parse(bytes, leavingLastMemberRaw: "rows")
         guard case .batch(let decoded)? = try ChannelMessage.decode(tree), let range else { Issue.record("not a batch"); return }
         #expect(decoded.seq == 2 && decoded.final && decoded.columns == header.columns && decoded.checkpoint == header.checkpoint)
+        #expect(!decoded.inKeyOrder)
+        var ordered = header
+        ordered.inKeyOrder = true
+        let orderedBytes = ChannelMessage.encodedBatch(ordered, rowsJSON: Array("[]".utf8))
+        guard case .batch(let flagged)? = try ChannelMessage.decode(String(decoding: orderedBytes, as: UTF8.self)) else { Issue.record("not a batch"); return }
+        #expect(flagged.inKeyOrder)
         #expect(String(decoding: bytes[range], as: UTF8.self) == #"[[1,"a"],[2,"b \"q\""]]"#)
         guard case .batch(let full)? = try ChannelMessage.decode(String(decoding: bytes, as: UTF8.self)) else { Issue.record("not a batch"); return }
         #expect(full.rows == [[.number("1"), .string("a")], [.number("2"), .string("b \"q\"")]])

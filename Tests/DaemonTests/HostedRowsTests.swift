@@ -16,17 +16,18 @@ struct HostedRowsTests {
 
     private let columns = [("id", "INTEGER"), ("f", "REAL"), ("t", "TEXT"), ("raw", "BLOB"), ("a", "TEXT"), ("b", "INTEGER")]
 
-    private func batch(seq: Int64, table: String) -> HostedBatch {
+    private func batch(seq: Int64, table: String, inKeyOrder: Bool = false) -> HostedBatch {
         var batch = HostedBatch(jobID: "job-\(table)", seq: seq, kbID: 1, destTable: table, mode: "append", keyColumns: ["id"],
                                 columns: columns.map { .init(name: $0.0, dataType: "x", kbType: $0.1) }, rows: [], checkpoint: nil)
         batch.runStart = seq == 1
+        batch.inKeyOrder = inKeyOrder
         return batch
     }
 
     @discardableResult
-    private func land(_ rows: String, seq: Int64 = 1, table: String = "t") throws -> Bool {
+    private func land(_ rows: String, seq: Int64 = 1, table: String = "t", inKeyOrder: Bool = false) throws -> Bool {
         let bytes = Array(#"{"rows": "#.utf8) + Array(rows.utf8) + Array("}".utf8)
-        return try kbs.land(batch(seq: seq, table: table), bytes: bytes, rows: 9..<(9 + rows.utf8.count))
+        return try kbs.land(batch(seq: seq, table: table, inKeyOrder: inKeyOrder), bytes: bytes, rows: 9..<(9 + rows.utf8.count))
     }
 
     private func stored(_ table: String = "t") throws -> [[SQLiteValue]] {
@@ -53,6 +54,18 @@ struct HostedRowsTests {
         // its text and SQLite's INTEGER affinity makes it the number it is.
         #expect(rows[4] == [.integer(5), .text("NaN"), .text("12.50"), .blob([]), .text("a"), .integer(.min)])
         #expect(rows[5] == [.integer(6), .real(1e300), .text(""), .text(""), .text(""), .real(12.5)])
+    }
+
+    /// Rows out of key order are sorted before they are written; `key_order` skips the sort, and
+    /// a batch that claims it wrongly still lands exactly, the later version of a key last.
+    @Test(arguments: [false, true])
+    func rowsInAnyOrderLandByKeyWhateverTheBatchClaims(claimsKeyOrder: Bool) throws {
+        try land(#"[[1, 1, "a", "0x", [], true], [2, 1, "a", "0x", [], true], [3, 1, "a", "0x", [], true]]"#, seq: 1, table: "o")
+        try land(#"[[3, 2, "b", "0x", [], true], [9, 2, "b", "0x", [], true], [1, 2, "b", "0x", [], true], [3, 3, "c", "0x", [], false]]"#,
+                 seq: 2, table: "o", inKeyOrder: claimsKeyOrder)
+        let rows = try stored("o").map { [$0[0], $0[1], $0[2]] }
+        #expect(rows == [[.integer(1), .real(2), .text("b")], [.integer(2), .real(1), .text("a")],
+                         [.integer(3), .real(3), .text("c")], [.integer(9), .real(2), .text("b")]])
     }
 
     @Test(arguments: [

@@ -101,18 +101,19 @@ public final class HostedSink: BatchSink, @unchecked Sendable {
             if rows.count > ChannelClient.maxMessageBytes - 65_536 {
                 throw HostedSinkError.frameTooLarge(rows: batch.rowCount, bytes: rows.count)
             }
-            try send(rowsJSON: rows, rowCount: batch.rowCount, checkpoint: checkpoint, final: false)
+            try send(rowsJSON: rows, rowCount: batch.rowCount, checkpoint: checkpoint, final: false, inKeyOrder: batch.inKeyOrder)
             return 0
         }
     }
 
     func send(rowsJSON: UnsafeBufferPointer<UInt8>, rowCount: Int, checkpoint: Checkpoint?, final: Bool,
-              reconcile: HostedReconcile? = nil) throws {
+              reconcile: HostedReconcile? = nil, inKeyOrder: Bool = false) throws {
         let frame: [UInt8] = lock.withLock {
             var header = HostedBatch(
                 jobID: jobID, seq: nextSeq, kbID: spec.kbID, destTable: spec.destTable, mode: spec.mode.rawValue,
                 keyColumns: mergeKey, columns: columns, rows: [], checkpoint: checkpoint?.json, final: final)
             header.startsOver = startsOver
+            header.inKeyOrder = inKeyOrder
             header.deletes = deletes == .keep ? nil : deletes.rawValue
             header.reconcile = reconcile
             if !runStarted {

@@ -125,8 +125,9 @@ public final class HostedKBs: @unchecked Sendable {
             }
             let writer = try KBRowWriter(kb: kb, target: target, columns: batch.columns.map(\.name), jobID: batch.jobID)
             // Rows in cursor order land all over a keyed table's B-tree: sorted by key first, each
-            // page the batch touches is written once (KBRowWriter's stage).
-            try writer.land(checkpoint: batch.checkpoint?.serialized(), sortedByKey: true) { writer in
+            // page the batch touches is written once (KBRowWriter's stage). Rows a load by key
+            // sends (`key_order`) are in that order already.
+            try writer.land(checkpoint: batch.checkpoint?.serialized(), sortedByKey: !batch.inKeyOrder) { writer in
                 let count = try RowsLander(bytes: bytes, range: range, kbTypes: batch.columns.map(\.kbType)).land(into: writer)
                 try record(batch, rows: count, in: db)
                 return count
