@@ -58,11 +58,15 @@ struct BothPlacementsTests {
         let (harness, scratch) = try started()
         let cursor = #"{"kind": "timestamptz", "value": "2026-01-01 00:16:40+00"}"#  // id 1000's value: from it on
         let reply = try harness.dispatch(body(scratch, placement: placement, mode: "create", cursor: cursor,
-                                              batchRows: 100, pacing: #"{"batch_delay_ms": 30}"#))
+                                              batchRows: 100, pacing: #"{"batch_delay_ms": 200}"#))
         guard case .string(let id)? = reply.json["job_id"] else { throw HarnessError("dispatch: \(reply)") }
+        // 20 batches 200 ms apart: the run lasts 4 s at least, so the kill comes mid-run. (Local
+        // rows commit once a second, in key order; killed after its last commit, a job reruns
+        // incrementally and reads its last cursor value again, which this count would show.)
         #expect(waitUntil(seconds: 30) { harness.rowsEmitted(id) >= 500 })
         kill(harness.connector!.processIdentifier, SIGKILL)
         harness.connector!.waitUntilExit()
+        #expect(harness.rowsEmitted(id) < 2001, "the kill came after the last batch")
         try harness.startConnector()
         let view = try harness.waitForJob(id, state: "completed", seconds: 120)
         #expect(try rows(harness, placement, "SELECT count(*), count(DISTINCT id), min(id) FROM ev") == ["2001", "2001", "1000"])
