@@ -9,6 +9,9 @@ extension KBFile {
     /// every commit rewrites pages all over the table: the WAL then grows without end).
     public static let walRestartBytes: Int64 = 32 << 20
 
+    /// How long the restart waits for readers of older pages.
+    static let restartWaitMs = 200
+
     /// The size a restarted WAL file is cut back to.
     static let walKeptBytes: Int64 = 32 << 20
 
@@ -20,10 +23,12 @@ extension KBFile {
 
     /// Keeps the WAL bounded: called after each commit. A RESTART checkpoint copies every
     /// committed page into the database file and makes the next commit write the WAL from its
-    /// start; `journal_size_limit` then cuts the file back. It waits (the busy timeout) for
+    /// start; `journal_size_limit` then cuts the file back. It waits up to `restartWaitMs` for
     /// readers of older pages; one that outlasts it only delays the restart to a later commit.
     public func boundWAL() throws {
         guard walBytes > Self.walRestartBytes else { return }
-        _ = try database.rows("PRAGMA wal_checkpoint(RESTART)")
+        // A reader holding old pages makes it wait; briefly, so that a long reader of the KB does
+        // not stall every commit: the next commit tries again.
+        _ = try database.withBusyTimeout(ms: Self.restartWaitMs) { try database.rows("PRAGMA wal_checkpoint(RESTART)") }
     }
 }

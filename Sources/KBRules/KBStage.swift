@@ -26,7 +26,10 @@ final class KBStage {
         }
         let definitions = columns.map { "\(SQLIdentifier.quote($0)) \(Self.affinity(of: declared[$0] ?? ""))" }
         let name = SQLIdentifier.quote("_timbal_stage_" + fnv1aHex(table + "\u{0}" + columns.joined(separator: "\u{0}")))
-        try kb.database.execute("CREATE TEMP TABLE IF NOT EXISTS \(name) (\(definitions.joined(separator: ", ")))", [])
+        // Made anew: a connection kept open across runs (the plane's) may hold one from a table
+        // whose columns had other types then.
+        try kb.database.execute("DROP TABLE IF EXISTS temp.\(name)", [])
+        try kb.database.execute("CREATE TEMP TABLE \(name) (\(definitions.joined(separator: ", ")))", [])
         // Memory stays capped (32 MiB for the process): the stage's pages spill to a temporary
         // file past a small cache of their own, and the main cache, whose size also caps the
         // sorter that orders a flush, is 1 MiB: a flush walks the B-tree once in key order, so
@@ -35,7 +38,6 @@ final class KBStage {
         try kb.database.execute("PRAGMA temp.cache_size = -\(Self.tempCacheKiB)")
         try kb.database.execute("PRAGMA main.cache_size = -\(Self.mainCacheKiB)")
         clear = try kb.database.prepare("DELETE FROM temp.\(name)")
-        try clear.run()
         columnCount = columns.count
         insert = try kb.database.prepare("INSERT INTO temp.\(name) VALUES (" + (1...columns.count).map { "?\($0)" }.joined(separator: ", ") + ")")
         let order = mergeKey.map { SQLIdentifier.quote($0) } + ["rowid"]

@@ -28,7 +28,17 @@ public final class SQLiteDatabase {
         }
         handle = raw
         self.path = path
-        sqlite3_busy_timeout(handle, 5_000)
+        sqlite3_busy_timeout(handle, Int32(Self.busyTimeoutMs))
+    }
+
+    /// How long a statement waits for a lock another connection holds.
+    public static let busyTimeoutMs = 5_000
+
+    /// Runs `body` waiting at most `ms` for locks, then the usual `busyTimeoutMs` again.
+    public func withBusyTimeout<T>(ms: Int, _ body: () throws -> T) rethrows -> T {
+        sqlite3_busy_timeout(handle, Int32(ms))
+        defer { sqlite3_busy_timeout(handle, Int32(Self.busyTimeoutMs)) }
+        return try body()
     }
 
     deinit { sqlite3_close_v2(handle) }

@@ -1,5 +1,5 @@
 import Foundation
-import KBRules
+@testable import KBRules
 import SQLiteStore
 import Testing
 
@@ -36,6 +36,31 @@ struct KBStageTests {
 
     func job(_ kb: KBFile) throws -> [SQLiteValue] {
         try kb.database.rows("SELECT checkpoint, rows_landed, batches FROM _timbal_jobs WHERE job_id = 'a'").first!
+    }
+
+    /// A connection kept open across runs (the plane's) stages into a stage made for the table as
+    /// it is now: a column retyped from INTEGER to TEXT keeps `007` as text.
+    @Test func aStageIsMadeForTheTableAsItIsNow() throws {
+        let kb = try kb()
+        // Each batch: a writer of its own on the one connection, rows sorted through the stage.
+        func land(code: String) throws {
+            let target = KBTarget(table: "s", swapInto: nil, mergeKey: ["id"], addedColumns: [])
+            let writer = try KBRowWriter(kb: kb, target: target, columns: ["id", "code"], jobID: "s")
+            try writer.land(checkpoint: nil, sortedByKey: true) { writer in
+                try writer.row { statement in
+                    try statement.bindInteger(1, at: 1)
+                    try statement.bindText(code, at: 2)
+                }
+                return 1
+            }
+        }
+        try kb.database.execute("CREATE TABLE s (id INTEGER PRIMARY KEY, code INTEGER)")
+        try land(code: "7")
+        #expect(try kb.database.rows("SELECT code, typeof(code) FROM s") == [[.integer(7), .text("integer")]])
+        try kb.database.execute("DROP TABLE s")
+        try kb.database.execute("CREATE TABLE s (id INTEGER PRIMARY KEY, code TEXT)")
+        try land(code: "007")
+        #expect(try kb.database.rows("SELECT code, typeof(code) FROM s") == [[.text("007"), .text("text")]])
     }
 
     @Test func stagedRowsLandInKeyOrderAndTheLaterVersionWins() throws {

@@ -165,9 +165,13 @@ public final class Extractor: @unchecked Sendable {
             }
             try landing.drain(byKey, onProgress: onProgress)
             keyOrderRows = landing.rows
-            cursorStart = stopFlag.isRaised ? .start(for: plan)
-                : try KeyOrderLoad.catchUpStart(plan: plan, highWater: highWater, rereadFrom: byKey.rereadFrom,
-                                                settings: settings, link: sourceLink)
+            do {
+                cursorStart = stopFlag.isRaised ? .start(for: plan)
+                    : try KeyOrderLoad.catchUpStart(plan: plan, highWater: highWater, rereadFrom: byKey.rereadFrom,
+                                                    settings: settings, link: sourceLink)
+            } catch where stopFlag.isRaised {
+                cursorStart = .start(for: plan)  // a stop cancelled the query: the run ends stopped
+            }
             carriedRereadFrom = nil
         } else {
             (cursorStart, carriedRereadFrom) = try runStart.position(plan: plan, mergeKey: mergeKey, settings: settings,
@@ -186,6 +190,11 @@ public final class Extractor: @unchecked Sendable {
             try landing.drain(byCursor, onProgress: onProgress)
         }
         try landing.flush(onProgress: onProgress)
+        // A load whose catch-up landed nothing ends on its mark as a plain cursor checkpoint, so a
+        // `key_pass` checkpoint always means an unfinished load, wherever it is handed on.
+        if keyPlan != nil, !stopFlag.isRaised, let plain = KeyOrderLoad.plainCheckpoint(landing.checkpoint) {
+            try landing.commit(plain, onProgress: onProgress)
+        }
         if landing.hiddenWriters > 0 {
             logger.warning("writing transactions were open while this job read, and this role cannot see when they began; rows they commit later below the checkpoint are re-read only within cursor_lookback_s (grant pg_read_all_stats to the role to make this exact)", metadata: [
                 "transactions": "\(landing.hiddenWriters)"])

@@ -16,9 +16,12 @@ enum KeyOrderLoad {
     static func applies(plan: ExtractPlan, resumeFrom: Checkpoint?, incremental: Bool, mergeKey: [String],
                         byKey: Bool, link: SourceLink) throws -> ExtractPlan? {
         guard let keyPlan = plan.keyOrderPlan else { return nil }
-        // An unfinished load by key goes on by key (its checkpoint holds no cursor position to
-        // go on from); a completed run's checkpoint, whatever its shape, starts an incremental run.
-        if let resumeFrom { return resumeFrom.keyPass != nil && !incremental ? keyPlan : nil }
+        // An unfinished load by key goes on by key (its checkpoint holds no cursor position to go
+        // on from), whether this job's own or one given as the job's `cursor` (a sync's next run
+        // starts from a stopped run's checkpoint). A completed load never ends on a `key_pass`
+        // checkpoint (`plainCheckpoint`), except one without a mark, which needs no load by key:
+        // its incremental run reads every non-NULL cursor value (`RunStart.position`).
+        if let resumeFrom { return resumeFrom.keyPass != nil && (!incremental || resumeFrom.value != nil) ? keyPlan : nil }
         guard byKey, !mergeKey.isEmpty, mergeKey == plan.mergeKey else { return nil }
         let keys = keyPlan.tiebreaker.map(\.name)
         let indexing = try link.retrying("look for the key's index") {
@@ -39,7 +42,20 @@ enum KeyOrderLoad {
         if !cursorIndexed && cursor.baseTypeName == "timestamptz" {
             return try connection.execute("SELECT pg_catalog.transaction_timestamp()::text").string(0, 0)
         }
-        return try connection.execute("SELECT max(\(column))::text FROM \(table)").string(0, 0)
+        // (Not max(): uuid, bool and other orderable types have no max aggregate.)
+        return try connection.execute(
+            "SELECT \(column)::text FROM \(table) WHERE \(column) IS NOT NULL ORDER BY \(column) DESC LIMIT 1").string(0, 0)
+    }
+
+    /// The checkpoint a completed load leaves when its catch-up landed nothing: the mark, as an
+    /// ordinary cursor checkpoint (the next run reads from it, inclusive). Nil when `last` is not
+    /// a load's checkpoint or has no mark.
+    static func plainCheckpoint(_ last: Checkpoint?) -> Checkpoint? {
+        guard let last, last.keyPass != nil, let mark = last.value else { return nil }
+        var plain = Checkpoint(kind: last.kind, column: last.column, value: mark)
+        plain.rereadFrom = last.rereadFrom
+        plain.sourceFilenode = last.sourceFilenode
+        return plain
     }
 
     /// The checkpoint recorded while loading by key: the cursor's high-water mark as `value`, the

@@ -98,6 +98,14 @@ final class Landing {
         committed(merged: mergedNow, onProgress: onProgress)
     }
 
+    /// Commits `checkpoint` with no rows (after everything staged): where the next run starts.
+    func commit(_ checkpoint: Checkpoint, onProgress: (ExtractProgress) -> Void) throws {
+        try flush(onProgress: onProgress)
+        _ = try sink.land(RowBatch(parts: [], byteCount: 0, inKeyOrder: true), checkpoint: checkpoint)
+        latest = checkpoint
+        committed(merged: 0, onProgress: onProgress)
+    }
+
     /// Commits what the sink staged (before the run ends, a pause, or a quiet source).
     func flush(onProgress: (ExtractProgress) -> Void = { _ in }) throws {
         guard sink.hasStagedRows else { return }

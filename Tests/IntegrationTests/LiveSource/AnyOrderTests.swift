@@ -82,6 +82,69 @@ struct AnyOrderTests {
         #expect(result.checkpoint?.column == "updated_at")
     }
 
+    /// A sync's next run is a new job whose `cursor` is the stopped run's checkpoint: a load by key
+    /// stopped halfway goes on by key there (read from its mark, the rest of the keys would be lost).
+    @Test func aStoppedLoadsCheckpointGivenToANewJobGoesOnByKey() throws {
+        let scratch = try Scratch()
+        try seedUncorrelated(scratch, table: "h")
+        let first = scratch.extractor(scratch.spec(table: "h", batchRows: 500, mode: .append), jobID: "run-1")
+        var seen = 0
+        let stopped = try first.run { progress in
+            guard progress.checkpoint?.keyPass != nil else { return }
+            seen += 1
+            if seen == 3 { first.stop() }
+        }
+        #expect(stopped.state == .stopped)
+        guard let handedOn = stopped.checkpoint, let last = handedOn.keyPass?.first.flatMap({ Int($0.value) }) else {
+            Issue.record("no load-by-key checkpoint: \(String(describing: stopped.checkpoint))"); return
+        }
+        #expect(last < 20_000)
+        let next = try scratch.extract(scratch.spec(table: "h", batchRows: 500, mode: .append, resume: handedOn), jobID: "run-2")
+        #expect(next.state == .completed)
+        #expect(next.keyOrderRows == Int64(20_000 - last))
+        let (source, kb) = try contents(scratch, table: "h")
+        #expect(kb == source)
+        #expect(next.checkpoint?.keyPass == nil)
+    }
+
+    /// Without an index on a timestamptz cursor the mark is the load's own start: the catch-up
+    /// finds nothing, and the run still ends on a plain cursor checkpoint (a `key_pass` one would
+    /// say "unfinished" to whoever is handed it); the next run reads what changed since.
+    @Test func aLoadWhoseCatchUpFindsNothingEndsOnAPlainCheckpoint() throws {
+        let scratch = try Scratch()
+        try scratch.sql("""
+            CREATE TABLE {s}.p (id bigserial PRIMARY KEY, updated_at timestamptz NOT NULL, v text);
+            INSERT INTO {s}.p (updated_at, v) SELECT now() - random() * interval '365 days', 'v1' FROM generate_series(1, 3000);
+            """)
+        let spec = scratch.spec(table: "p", batchRows: 500, mode: .append)
+        let loaded = try scratch.extract(spec, jobID: "plain")
+        #expect(loaded.state == .completed && loaded.keyOrderRows == 3_000)
+        #expect(loaded.checkpoint?.keyPass == nil)
+        #expect(loaded.checkpoint?.value != nil)
+        try scratch.sql("UPDATE {s}.p SET v = 'v2', updated_at = now() WHERE id IN (5, 2999)")
+        let next = try scratch.extract(spec, jobID: "plain")
+        #expect(next.rowsLanded >= 2 && next.rowsLanded < 100 && next.keyOrderRows == 0)
+        let (source, kb) = try contents(scratch, table: "p")
+        #expect(kb == source)
+    }
+
+    /// A cursor type with no max() aggregate (uuid) still gets its mark.
+    @Test func aUUIDCursorLoadsByKey() throws {
+        let scratch = try Scratch()
+        try scratch.sql("""
+            CREATE TABLE {s}.u (id bigserial PRIMARY KEY, ver uuid NOT NULL DEFAULT gen_random_uuid(), v text);
+            INSERT INTO {s}.u (v) SELECT 'v1' FROM generate_series(1, 2000);
+            CREATE INDEX ON {s}.u (ver, id);
+            """)
+        let spec = scratch.spec(table: "u", cursor: "ver", batchRows: 300, mode: .append)
+        let loaded = try scratch.extract(spec, jobID: "uuid")
+        #expect(loaded.state == .completed && loaded.keyOrderRows == 2_000)
+        try scratch.sql("UPDATE {s}.u SET v = 'v2', ver = 'ffffffff-ffff-ffff-ffff-ffffffffffff' WHERE id = 7")
+        #expect(try scratch.extract(spec, jobID: "uuid").state == .completed)
+        let (source, kb) = try contents(scratch, table: "u")
+        #expect(kb == source && kb.contains("7=v2"))
+    }
+
     /// Runs a statement of the moving world from a callback that cannot throw: a failure is the test's.
     func must(_ body: () throws -> Void) {
         do { try body() } catch { Issue.record("a concurrent statement failed: \(error)") }
