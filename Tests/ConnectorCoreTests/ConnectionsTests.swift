@@ -27,6 +27,16 @@ struct ConnectionsTests {
         }
     }
 
+    @Test func firstLoadIsByKeyUnlessSaidAndAnythingElseIsRefused() throws {
+        let connections = try Connections.parse(Array(#"{"a": {"dsn": "h"}, "b": {"dsn": "h", "first_load": "by_cursor"}, "c": {"dsn": "h", "first_load": "by_key"}}"#.utf8), file: "c.json")
+        #expect(try connections.settings(for: "a").firstLoadByKey)
+        #expect(try !connections.settings(for: "b").firstLoadByKey)
+        #expect(try connections.settings(for: "c").firstLoadByKey)
+        #expect { try Connections.parse(Array(#"{"a": {"dsn": "h", "first_load": "bykey"}}"#.utf8), file: "c.json") } throws: {
+            "\($0)" == #"c.json: a.first_load: is not one of by_key, by_cursor (the value is not shown: it may be a secret)"#
+        }
+    }
+
     @Test func lookbackAndSnapshotSettingsAreRead() throws {
         let connections = try Connections.parse(Array(#"{"a": {"dsn": "host=h", "cursor_lookback_s": 120, "cursor_lookback_values": 500, "max_snapshot_s": 5}}"#.utf8), file: "c.json")
         let a = try #require(connections.entries["a"])
