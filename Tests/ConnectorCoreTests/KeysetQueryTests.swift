@@ -18,6 +18,23 @@ struct KeysetQueryTests {
         return try ExtractPlan.make(spec: spec, table: table)
     }
 
+    /// A checkpoint of a load by key fits only a job that can load by key, on the source's key.
+    @Test func aLoadByKeyCheckpointIsCheckedAgainstThePlanNamingTheField() throws {
+        var checkpoint = Checkpoint(kind: "integer", column: "updated_at", value: "100")
+        checkpoint.keyPass = [Checkpoint.KeyValue(column: "id", value: "5")]
+        try plan(cursor: "updated_at").validate(checkpoint, field: "cursor")
+        var otherKey = checkpoint
+        otherKey.keyPass = [Checkpoint.KeyValue(column: "title", value: "x")]
+        #expect { try plan(cursor: "updated_at").validate(otherKey, field: "cursor") } throws: {
+            "\($0)".contains("cursor.key_pass") && "\($0)".contains("do not match the source's key (id)")
+        }
+        var byID = Checkpoint(kind: "integer", column: "id", value: "7")
+        byID.keyPass = [Checkpoint.KeyValue(column: "id", value: "5")]
+        #expect { try plan(cursor: "id").validate(byID, field: "cursor") } throws: {
+            "\($0)".contains("cursor.key_pass") && "\($0)".contains("cannot load by key")
+        }
+    }
+
     @Test func firstBatchOfTheValuesPassSkipsNullCursors() throws {
         let query = KeysetQuery.make(plan: try plan(cursor: "updated_at"), position: KeysetPosition(pass: .values, after: nil), limit: 10)
         #expect(query.sql == #"SELECT "id", "updated_at", "title" FROM "public"."events" WHERE "updated_at" IS NOT NULL ORDER BY "updated_at", "id" LIMIT 10"#)

@@ -42,9 +42,11 @@ enum KeyOrderLoad {
         if !cursorIndexed && cursor.baseTypeName == "timestamptz" {
             return try connection.execute("SELECT pg_catalog.transaction_timestamp()::text").string(0, 0)
         }
-        // (Not max(): uuid, bool and other orderable types have no max aggregate.)
+        // Not max(): uuid, bool and other orderable types have no max aggregate. The cast is
+        // outside: `ORDER BY` an output column named like the cursor would sort its text.
         return try connection.execute(
-            "SELECT \(column)::text FROM \(table) WHERE \(column) IS NOT NULL ORDER BY \(column) DESC LIMIT 1").string(0, 0)
+            "SELECT top.mark::text FROM (SELECT \(column) AS mark FROM \(table) WHERE \(column) IS NOT NULL ORDER BY \(column) DESC LIMIT 1) AS top"
+        ).string(0, 0)
     }
 
     /// The checkpoint a completed load leaves when its catch-up landed nothing: the mark, as an

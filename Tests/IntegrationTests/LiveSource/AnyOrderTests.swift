@@ -128,6 +128,21 @@ struct AnyOrderTests {
         #expect(kb == source)
     }
 
+    /// The mark is the cursor's largest value in the cursor's own order (as text, 999 would pass
+    /// for the largest of 1...3000): the catch-up then reads only the mark's row again.
+    @Test func theMarkIsTheLargestValueInTheCursorsOrder() throws {
+        let scratch = try Scratch()
+        try scratch.sql("""
+            CREATE TABLE {s}.n (id bigint PRIMARY KEY, version bigint NOT NULL, v text);
+            INSERT INTO {s}.n SELECT g, (g * 7919) % 3001, 'v1' FROM generate_series(1, 3000) g;
+            CREATE INDEX ON {s}.n (version, id);
+            """)
+        let loaded = try scratch.extract(scratch.spec(table: "n", cursor: "version", batchRows: 500, mode: .append), jobID: "mark")
+        #expect(loaded.keyOrderRows == 3_000)
+        #expect(loaded.rowsLanded - loaded.keyOrderRows == 1)
+        #expect(loaded.checkpoint?.value == "3000")
+    }
+
     /// A cursor type with no max() aggregate (uuid) still gets its mark.
     @Test func aUUIDCursorLoadsByKey() throws {
         let scratch = try Scratch()
