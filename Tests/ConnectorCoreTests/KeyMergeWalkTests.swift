@@ -109,4 +109,63 @@ struct KeyMergeWalkTests {
         #expect { try deletes.apply(range: KBKeyRange(after: nil, through: nil), present: []) } throws: { "\($0)".hasPrefix("deletes: ") }
         #expect(try kb.database.rows("SELECT count(*) FROM u") == [[.integer(3)]])
     }
+
+    /// One-column integer keys take their own walk (`IntegerKeyWalk`); it must agree with the rule
+    /// (a KB key inside the range that the source lacks goes, nothing else does) everywhere,
+    /// the ends of Int64 and chunk boundaries included.
+    @Test func integerKeysAgreeWithTheRuleAtTheEdges() throws {
+        var generator = SystemRandomNumberGenerator()
+        let edges: [Int64] = [.min, .min + 1, -1, 0, 1, .max - 1, .max]
+        for round in 0..<40 {
+            let directory = NSTemporaryDirectory() + "timbal-kbdeletes-\(UUID().uuidString.prefix(8))"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let kb = try KBFile(path: directory + "/1.sqlite", kbID: 1, label: "KB 1")
+            try kb.database.execute("CREATE TABLE t (id INTEGER, note TEXT, PRIMARY KEY (id))")
+            // Every fourth round is dense past two chunks, so a range spans several KB reads.
+            let dense = round % 4 == 0
+            let span: Int64 = dense ? Int64(KBDeletes.chunk + 7) : 60
+            var kbKeys = Set(edges)
+            if dense { kbKeys.formUnion(-span...span) }
+            for _ in 0..<(span / 2) { kbKeys.insert(Int64.random(in: -span...span, using: &generator)) }
+            try kb.database.transaction {
+                for id in kbKeys { try kb.database.execute("INSERT INTO t VALUES (?, 'x')", [.integer(id)]) }
+            }
+            let candidates = Array(kbKeys.union(edges)).sorted()
+            var bounds = [candidates.randomElement(using: &generator)!, candidates.randomElement(using: &generator)!].sorted()
+            let after: Int64? = round % 3 == 0 ? nil : bounds[0]
+            let through: Int64? = round % 5 == 1 ? nil : bounds[1]
+            if after != nil, after == through { bounds[1] = .max }
+            let inRange = { (key: Int64) in (after.map { key > $0 } ?? true) && (through.map { key <= $0 } ?? true) }
+            // The source: some KB keys of the range, and some keys the KB lacks.
+            var present = Set(kbKeys.filter { inRange($0) && Bool.random(using: &generator) })
+            for _ in 0..<5 { let key = Int64.random(in: -span...span, using: &generator); if inRange(key) { present.insert(key) } }
+            let deletes = try KBDeletes(kb: kb, table: "t", keyColumns: ["id"], kinds: [.integer], soft: false)
+            let removed = try deletes.apply(range: KBKeyRange(after: after.map { int($0) }, through: through.map { int($0) }),
+                                            present: present.sorted().map { int($0) })
+            let expected = kbKeys.filter { !inRange($0) || present.contains($0) }.sorted()
+            #expect(try ids(kb) == expected, "round \(round): range (\(String(describing: after)), \(String(describing: through))]")
+            #expect(removed == Int64(kbKeys.count - expected.count))
+        }
+    }
+
+    @Test func integerKeysOutOfOrderOrOutsideTheirRangeRemoveNothing() throws {
+        let kb = try table(1...10)
+        let deletes = try KBDeletes(kb: kb, table: "t", keyColumns: ["id"], kinds: [.integer], soft: false)
+        #expect(throws: KeyMergeWalk.OrderError.self) { try deletes.apply(range: KBKeyRange(after: nil, through: nil), present: [int(5), int(3)]) }
+        #expect(throws: KeyMergeWalk.OrderError.self) { try deletes.apply(range: KBKeyRange(after: nil, through: nil), present: [int(5), int(5)]) }
+        #expect { try deletes.apply(range: KBKeyRange(after: int(4), through: int(8)), present: [int(4)]) } throws: { "\($0)".contains("outside the range") }
+        #expect { try deletes.apply(range: KBKeyRange(after: int(4), through: int(8)), present: [int(9)]) } throws: { "\($0)".contains("outside the range") }
+        #expect { try deletes.apply(range: KBKeyRange(after: nil, through: nil), present: [text("5")]) } throws: { "\($0)".contains("not one integer") }
+        #expect(try deletes.apply(range: KBKeyRange(after: int(.max), through: nil), present: []) == 0)
+        #expect(try ids(kb) == Array(1...10))
+        // A text value inside a bounded range is never met (text sorts after every integer), as in
+        // the general walk; past the last source key it stops the walk.
+        try kb.database.execute("CREATE TABLE u (id INT, note TEXT, PRIMARY KEY (id))")
+        try kb.database.execute("INSERT INTO u VALUES (1, 'a'), (2, 'b'), ('x', 'text key')")
+        let texts = try KBDeletes(kb: kb, table: "u", keyColumns: ["id"], kinds: [.integer], soft: false)
+        #expect(try texts.apply(range: KBKeyRange(after: nil, through: int(5)), present: [int(1)]) == 1)
+        #expect { try texts.apply(range: KBKeyRange(after: int(5), through: nil), present: []) } throws: { "\($0)".hasPrefix("deletes: ") }
+        #expect(try kb.database.rows("SELECT count(*) FROM u") == [[.integer(2)]])
+    }
 }

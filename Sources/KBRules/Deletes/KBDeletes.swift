@@ -10,7 +10,7 @@ public final class KBDeletes {
     /// The column `soft` marks: when the source's row was found gone (UTC, microseconds).
     public static let markColumn = "_timbal_deleted_at"
     /// KB keys read per query while walking a range (bounds memory when a range holds many).
-    static let chunk = 4096
+    public static let chunk = 4096
 
     private let kb: KBFile
     private let table: String
@@ -20,6 +20,8 @@ public final class KBDeletes {
     private let remove: SQLiteStatement
     private let mark: SQLiteStatement?
     private let unmark: SQLiteStatement?
+    /// The walk for a one-column integer key (nil for other keys).
+    private let integers: IntegerKeyWalk?
 
     /// `keyColumns` are the table's key (what rows merge on), `kinds` how each is stored.
     public init(kb: KBFile, table: String, keyColumns: [String], kinds: [KBKeyKind], soft: Bool) throws {
@@ -39,6 +41,7 @@ public final class KBDeletes {
         remove = try kb.database.prepare("DELETE FROM \(quoted) WHERE ?1 IS NULL AND \(match)")
         mark = soft ? try kb.database.prepare("UPDATE \(quoted) SET \(column) = ?1 WHERE \(column) IS NULL AND \(match)") : nil
         unmark = soft ? try kb.database.prepare("UPDATE \(quoted) SET \(column) = NULL WHERE ?1 IS NULL AND \(match)") : nil
+        integers = kinds == [.integer] ? try IntegerKeyWalk(kb: kb, table: table, column: keyColumns[0], soft: soft, chunk: Self.chunk) : nil
     }
 
     /// Applies one range: KB keys in `range` that `present` (the source's keys in it, ascending)
@@ -61,6 +64,7 @@ public final class KBDeletes {
                 throw KBError(field: "deletes", problem: "source key \(key) lies outside the range \(range) it was sent with; no row was removed")
             }
         }
+        if let integers { return try apply(integers, range: range, present: present, inTransaction: inTransaction) }
         var walk = try KeyMergeWalk(source: present)
         let now = Self.markTimestamp()
         return try kb.database.transaction {
@@ -85,6 +89,53 @@ public final class KBDeletes {
                 from = last
             }
         }
+    }
+
+    /// `apply` for a one-column integer key: the same walk on `Int64`s.
+    private func apply(_ walk: IntegerKeyWalk, range: KBKeyRange, present: [KBKey], inTransaction: () throws -> Void) throws -> Int64 {
+        func bound(_ key: KBKey?) throws -> Int64? {
+            guard let key else { return nil }
+            guard case .integer(let value) = key.first else {
+                throw KBError(field: "deletes", problem: "key \(key) is not an integer, as the KB table's key is; no row was removed")
+            }
+            return value
+        }
+        let after = try bound(range.after), through = try bound(range.through)
+        let source = try IntegerKeyWalk.sourceKeys(present, after: after, through: through)
+        let now = Self.markTimestamp()
+        return try kb.database.transaction {
+            var changed: Int64 = 0
+            var index = 0
+            var keys: [Int64] = [], marked: [Bool] = []
+            keys.reserveCapacity(Self.chunk)
+            marked.reserveCapacity(Self.chunk)
+            // (A range after the largest integer holds no key.)
+            var from = after.map { $0 == .max ? nil : $0 + 1 } ?? .min
+            while let start = from {
+                try walk.chunk(from: start, through: through, keys: &keys, marked: &marked)
+                for (position, key) in keys.enumerated() {
+                    while index < source.count, source[index] < key { index += 1 }
+                    if index < source.count, source[index] == key {
+                        if marked[position], let unmark { try runInteger(unmark, .null, key) }
+                    } else if let mark {
+                        if !marked[position] { try runInteger(mark, .text(now), key); changed += Int64(kb.database.changes) }
+                    } else {
+                        try runInteger(remove, .null, key)
+                        changed += Int64(kb.database.changes)
+                    }
+                }
+                guard keys.count == Self.chunk, let last = keys.last, last != .max else { break }
+                from = last + 1
+            }
+            try inTransaction()
+            return changed
+        }
+    }
+
+    private func runInteger(_ statement: SQLiteStatement, _ first: SQLiteValue, _ key: Int64) throws {
+        try statement.bind(first, at: 1)
+        try statement.bindInteger(key, at: 2)
+        try statement.run()
     }
 
     private func run(_ statement: SQLiteStatement, _ first: SQLiteValue, _ key: KBKey) throws {

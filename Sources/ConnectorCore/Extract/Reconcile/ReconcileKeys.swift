@@ -15,7 +15,13 @@ public struct ReconcileKeys: Sendable {
 
     public let columns: [Column]
     public var names: [String] { columns.map(\.source.name) }
-    public var kinds: [KBKeyKind] { columns.map(\.kind) }
+    /// How each column is stored (kept apart: the walk reads it for every key).
+    public let kinds: [KBKeyKind]
+
+    init(columns: [Column]) {
+        self.columns = columns
+        kinds = columns.map(\.kind)
+    }
     /// Whether some column is read in an order its index may not have (a text collation).
     public var needsCollation: Bool { columns.contains(where: \.collateC) }
 
@@ -49,21 +55,20 @@ public struct ReconcileKeys: Sendable {
     /// The key of row `row` of a fetched result (the key columns, in order).
     func key(_ result: PostgresResult, row: Int) throws -> KBKey {
         func value(_ index: Int) throws -> KBKeyValue {
-            let column = columns[index]
             guard let cell = result.bytes(row, index) else {
-                throw KBError(field: "deletes", problem: "key column \"\(column.source.name)\" read NULL, which the reconciliation excludes (a bug)")
+                throw KBError(field: "deletes", problem: "key column \"\(columns[index].source.name)\" read NULL, which the reconciliation excludes (a bug)")
             }
-            switch column.kind {
+            switch kinds[index] {
             case .integer:
                 guard let value = CellText.int64(cell) else {
-                    throw KBError(field: "deletes", problem: "key column \"\(column.source.name)\" read a value that is not an integer")
+                    throw KBError(field: "deletes", problem: "key column \"\(columns[index].source.name)\" read a value that is not an integer")
                 }
                 return .integer(value)
             case .text:
                 return .text(Array(cell))
             }
         }
-        return KBKey(first: try value(0), rest: columns.count == 1 ? [] : try (1..<columns.count).map(value))
+        return KBKey(first: try value(0), rest: kinds.count == 1 ? [] : try (1..<kinds.count).map(value))
     }
 
     /// The query that reads the key columns after `after` (nil: from the first key), in the KB's
