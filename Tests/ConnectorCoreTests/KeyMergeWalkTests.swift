@@ -1,5 +1,5 @@
 import Foundation
-import KBRules
+@testable import KBRules
 import SQLiteStore
 import Testing
 
@@ -122,8 +122,9 @@ struct KeyMergeWalkTests {
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let kb = try KBFile(path: directory + "/1.sqlite", kbID: 1, label: "KB 1")
             try kb.database.execute("CREATE TABLE t (id INTEGER, note TEXT, PRIMARY KEY (id))")
-            // Every fourth round is dense past two chunks, so a range spans several KB reads.
-            let dense = round % 4 == 0
+            // Half the rounds are dense past two chunks, so a range spans several KB reads (and, with
+            // few keys missing, is cleared gap by gap).
+            let dense = round % 4 <= 1
             let span: Int64 = dense ? Int64(KBDeletes.chunk + 7) : 60
             var kbKeys = Set(edges)
             if dense { kbKeys.formUnion(-span...span) }
@@ -137,8 +138,9 @@ struct KeyMergeWalkTests {
             let through: Int64? = round % 5 == 1 ? nil : bounds[1]
             if after != nil, after == through { bounds[1] = .max }
             let inRange = { (key: Int64) in (after.map { key > $0 } ?? true) && (through.map { key <= $0 } ?? true) }
-            // The source: some KB keys of the range, and some keys the KB lacks.
-            var present = Set(kbKeys.filter { inRange($0) && Bool.random(using: &generator) })
+            // The source: some KB keys of the range (in odd rounds all but a few, so the range is
+            // cleared gap by gap rather than walked), and some keys the KB lacks.
+            var present = Set(kbKeys.filter { inRange($0) && (round % 2 == 1 ? Int.random(in: 0..<50, using: &generator) > 0 : Bool.random(using: &generator)) })
             for _ in 0..<5 { let key = Int64.random(in: -span...span, using: &generator); if inRange(key) { present.insert(key) } }
             let deletes = try KBDeletes(kb: kb, table: "t", keyColumns: ["id"], kinds: [.integer], soft: false)
             let removed = try deletes.apply(range: KBKeyRange(after: after.map { int($0) }, through: through.map { int($0) }),
@@ -147,6 +149,15 @@ struct KeyMergeWalkTests {
             #expect(try ids(kb) == expected, "round \(round): range (\(String(describing: after)), \(String(describing: through))]")
             #expect(removed == Int64(kbKeys.count - expected.count))
         }
+    }
+
+    @Test func gapsAreTheIntegerRangesBetweenSourceKeys() {
+        #expect(IntegerKeyWalk.gaps(in: [3, 4, 7], after: 1, through: 9, limit: 10) == [2...2, 5...6, 8...9])
+        #expect(IntegerKeyWalk.gaps(in: [2, 3], after: 1, through: 3, limit: 10) == [])
+        #expect(IntegerKeyWalk.gaps(in: [], after: nil, through: nil, limit: 10) == [Int64.min...Int64.max])
+        #expect(IntegerKeyWalk.gaps(in: [.min, .max], after: nil, through: nil, limit: 10) == [(Int64.min + 1)...(Int64.max - 1)])
+        #expect(IntegerKeyWalk.gaps(in: [], after: .max, through: nil, limit: 10) == [])
+        #expect(IntegerKeyWalk.gaps(in: [1, 3, 5, 7], after: 0, through: 8, limit: 3) == nil)
     }
 
     @Test func integerKeysOutOfOrderOrOutsideTheirRangeRemoveNothing() throws {
@@ -159,8 +170,9 @@ struct KeyMergeWalkTests {
         #expect { try deletes.apply(range: KBKeyRange(after: nil, through: nil), present: [text("5")]) } throws: { "\($0)".contains("not one integer") }
         #expect(try deletes.apply(range: KBKeyRange(after: int(.max), through: nil), present: []) == 0)
         #expect(try ids(kb) == Array(1...10))
-        // A text value inside a bounded range is never met (text sorts after every integer), as in
-        // the general walk; past the last source key it stops the walk.
+        // A text value in an integer key column (a KB built by hand: no rowid, so no gaps) is never
+        // met inside a bounded range (text sorts after every integer); past the last source key it
+        // stops the walk.
         try kb.database.execute("CREATE TABLE u (id INT, note TEXT, PRIMARY KEY (id))")
         try kb.database.execute("INSERT INTO u VALUES (1, 'a'), (2, 'b'), ('x', 'text key')")
         let texts = try KBDeletes(kb: kb, table: "u", keyColumns: ["id"], kinds: [.integer], soft: false)

@@ -102,6 +102,15 @@ public final class KBDeletes {
         }
         let after = try bound(range.after), through = try bound(range.through)
         let source = try IntegerKeyWalk.sourceKeys(present, after: after, through: through)
+        if !soft, walk.keyIsRowid, let gaps = IntegerKeyWalk.gaps(in: source, after: after, through: through,
+                                                 limit: max(1, source.count / IntegerKeyWalk.keysPerGap)) {
+            return try kb.database.transaction {
+                var removed: Int64 = 0
+                for gap in gaps { removed += try walk.remove(gap, in: kb) }
+                try inTransaction()
+                return removed
+            }
+        }
         let now = Self.markTimestamp()
         return try kb.database.transaction {
             var changed: Int64 = 0
