@@ -101,100 +101,21 @@ public final class Extractor: @unchecked Sendable {
             warnings.append(Self.rewrittenWarning)
             logger.warning("\(Self.rewrittenWarning)", metadata: ["source.table": "\(table.qualifiedName)"])
         }
+        let cost = SourceCost.start(sourceLink.connection, tableOID: table.oid)
         // Chosen once: a whole-table read by key then a cursor catch-up, or a read in cursor order.
-        let keyPlan = try KeyOrderLoad.applies(plan: plan, resumeFrom: resumeFrom, incremental: runStart.incremental,
-                                               mergeKey: mergeKey, byKey: settings.firstLoadByKey, link: sourceLink)
-        let source = sourceLink.connection
-        let cost = SourceCost.start(source, tableOID: table.oid)
-        // With an index, reopening a segment is cheap (an index range scan), so segments stay
-        // short: a snapshot held for long keeps VACUUM and HOT pruning from cleaning up after
-        // busy writers. Without one, each segment sorts the rest of the table once, so there is
-        // one held segment per pass: sorted and kept by the server, no snapshot held after that.
-        // A view's cost is unknown (materializing it whole could be the expensive part): plain
-        // segments of max_snapshot_s.
-        let keyset = plan.valueKeys.map(\.name)
-        let indexing = try sourceLink.retrying("look for an index") { try KeysetIndexing.assess($0, table: table, keyset: keyset) }
-        let indexed = indexing.reopensCheaply
-        if keyPlan == nil, case .cursorWithHeavyTies(let rowsPerValue) = indexing, table.relkind != "v" {
-            let index = "(" + keyset.map { SQLIdentifier.quote($0) }.joined(separator: ", ") + ")"
-            logger.warning("the index on the cursor alone cannot page through its ties: the job reads in one held segment (the server sorts the rest of the table once); an index on \(index) would let it read in short segments", metadata: [
-                "source.table": "\(table.qualifiedName)", "rows_per_value": "\(rowsPerValue.map(String.init) ?? "unknown (never analysed)")"])
-        }
-        let segmentSeconds = indexed ? min(settings.maxSnapshotSeconds, Self.indexedSegmentSeconds) : settings.maxSnapshotSeconds
-        if keyPlan == nil, let cursor = plan.cursor, table.relkind != "v", indexing == .none {
-            logger.warning("no index leads with the cursor column: the server sorts the table once and keeps the sorted rows (temporary disk of about the table's size) for the job to read", metadata: [
-                "column": "\(cursor.name)", "table.blocks": "\(cost?.tableBlocks ?? -1)",
-                "table.rows_estimate": "\(table.estimatedRows)"])
-        }
+        let read = try plan.chooseRead(runStart: runStart, mergeKey: mergeKey, settings: settings, link: sourceLink,
+                                       tableBlocks: cost?.tableBlocks, logger: logger)
         logger.info("extract started", metadata: [
             "source.table": "\(table.qualifiedName)", "kb.id": "\(spec.kbID)", "dest.table": "\(spec.destTable)",
             "mode": "\(spec.mode.rawValue)", "placement": "\(spec.placement.rawValue)",
-            "batch.rows": "\(spec.batchRows)", "resume": "\(resumeFrom?.summary ?? "none")",
-            "read": "\(keyPlan == nil ? "cursor order" : "key order, then cursor catch-up")"])
+            "batch.rows": "\(spec.batchRows)", "resume": "\(resumeFrom?.summary ?? "none")", "read": "\(read.summary)"])
 
         let landing = try Landing(sink: sink, pacing: spec.pacing, resumeFrom: resumeFrom, estimatedRows: table.estimatedRows,
                                   clock: clock, stopFlag: stopFlag, logger: logger)
-        func pipeline(_ plan: ExtractPlan, start: KeysetPosition, held: Bool, segmentSeconds: Double, rereadFrom: String?,
-                      writersPlan: ExtractPlan? = nil, confirmsEnd: Bool = false,
-                      recordAs: @escaping @Sendable (Checkpoint?) -> Checkpoint? = { $0 }) -> FetchPipeline {
-            let pipeline = FetchPipeline(plan: plan, link: sourceLink, start: start, batchRows: spec.batchRows,
-                                         pacing: spec.pacing, maxSnapshotSeconds: segmentSeconds, heldSegments: held,
-                                         batchBytes: settings.batchBytes, maxRowBytes: sink.maxRowBytes,
-                                         statementTimeoutSeconds: Double(settings.statementTimeoutMs) / 1000,
-                                         rereadFrom: rereadFrom, filenode: table.filenode, writersPlan: writersPlan, recordAs: recordAs, confirmsEnd: confirmsEnd,
-                                         retry: retry, clock: clock, stopFlag: stopFlag, logger: logger)
-            if stopFlag.isRaised { sourceLink.cancel() }
-            return pipeline
-        }
-
-        var skippedNulls: Int64 = 0
-        var keyOrderRows: Int64 = 0
-        let cursorStart: KeysetPosition
-        let carriedRereadFrom: String?
-        if let keyPlan {
-            let highWater = resumeFrom?.keyPass != nil ? resumeFrom?.value
-                : try sourceLink.retrying("cursor high-water mark") {
-                    try KeyOrderLoad.highWater(plan: plan, cursorIndexed: indexing != .none, on: $0)
-                }
-            logger.info("first load in key order, then a cursor catch-up from the high-water mark", metadata: [
-                "key": "\(keyPlan.tiebreaker.map(\.name).joined(separator: ","))", "high_water": "\(highWater ?? "none")"])
-            let byKey = pipeline(keyPlan, start: KeyOrderLoad.start(resumeFrom: resumeFrom), held: false,
-                                 segmentSeconds: min(settings.maxSnapshotSeconds, Self.indexedSegmentSeconds),
-                                 rereadFrom: resumeFrom?.rereadFrom, writersPlan: plan, confirmsEnd: true) { [plan] in
-                KeyOrderLoad.checkpoint($0, plan: plan, highWater: highWater)
-            }
-            try landing.drain(byKey, onProgress: onProgress)
-            keyOrderRows = landing.rows
-            do {
-                cursorStart = stopFlag.isRaised ? .start(for: plan)
-                    : try KeyOrderLoad.catchUpStart(plan: plan, highWater: highWater, rereadFrom: byKey.rereadFrom,
-                                                    settings: settings, link: sourceLink)
-            } catch where stopFlag.isRaised {
-                cursorStart = .start(for: plan)  // a stop cancelled the query: the run ends stopped
-            }
-            carriedRereadFrom = nil
-        } else {
-            (cursorStart, carriedRereadFrom) = try runStart.position(plan: plan, mergeKey: mergeKey, settings: settings,
-                                                                     link: sourceLink, logger: logger)
-            if cursorStart.pass == .values, cursorStart.after != nil, plan.cursorNullable, let cursor = plan.cursor {
-                skippedNulls = try sourceLink.retrying("count NULL cursors") { try countNullCursorRows($0, plan: plan, cursor: cursor) }
-                if skippedNulls > 0 {
-                    logger.warning("rows with a NULL cursor are not read by an incremental run", metadata: [
-                        "rows": "\(skippedNulls)", "column": "\(cursor.name)"])
-                }
-            }
-        }
-        if !stopFlag.isRaised {
-            let byCursor = pipeline(plan, start: cursorStart, held: plan.isKeylessSnapshot || (!indexed && table.relkind != "v"),
-                                    segmentSeconds: segmentSeconds, rereadFrom: carriedRereadFrom)
-            try landing.drain(byCursor, onProgress: onProgress)
-        }
+        let context = ReadContext(spec: spec, settings: settings, table: table, link: sourceLink, maxRowBytes: sink.maxRowBytes,
+                                  retry: retry, clock: clock, stopFlag: stopFlag, logger: logger)
+        let outcome = try read.read(context, into: landing, onProgress: onProgress)
         try landing.flush(onProgress: onProgress)
-        // A load whose catch-up landed nothing ends on its mark as a plain cursor checkpoint, so a
-        // `key_pass` checkpoint always means an unfinished load, wherever it is handed on.
-        if keyPlan != nil, !stopFlag.isRaised, let plain = KeyOrderLoad.plainCheckpoint(landing.checkpoint) {
-            try landing.commit(plain, onProgress: onProgress)
-        }
         if landing.hiddenWriters > 0 {
             logger.warning("writing transactions were open while this job read, and this role cannot see when they began; rows they commit later below the checkpoint are re-read only within cursor_lookback_s (grant pg_read_all_stats to the role to make this exact)", metadata: [
                 "transactions": "\(landing.hiddenWriters)"])
@@ -215,18 +136,13 @@ public final class Extractor: @unchecked Sendable {
         let heapBlocks = state == .completed && !sourceLink.connection.isBroken ? cost?.blocksSinceStart(sourceLink.connection) : nil
         var result = ExtractResult(
             state: state, jobID: jobID, destTable: spec.destTable, rowsLanded: landing.rows, totalRowsLanded: try sink.totalRowsLanded(),
-            batches: landing.batches, nullCursorRows: landing.nullRows, nullCursorRowsSkipped: skippedNulls, resumedFrom: resumeFrom,
+            batches: landing.batches, nullCursorRows: landing.nullRows, nullCursorRowsSkipped: outcome.nullCursorRowsSkipped, resumedFrom: resumeFrom,
             checkpoint: landing.checkpoint, retries: landing.retries, durationSeconds: clock.now() - started,
             rowsMerged: landing.merged, segments: landing.segments, heapBlocks: heapBlocks, tableBlocks: cost?.tableBlocks,
             refreshed: runStart.refresh, warnings: warnings, rowsDeleted: deleted)
-        result.keyOrderRows = keyOrderRows
+        result.keyOrderRows = outcome.keyOrderRows
         return result
     }
 
     static let rewrittenWarning = "the source table was rewritten since the last checkpoint (TRUNCATE, VACUUM FULL, CLUSTER or a rewriting ALTER TABLE): if its keys were reused (TRUNCATE ... RESTART IDENTITY), new rows overwrote KB rows with the same key; a run with mode replace rebuilds the KB table"
-
-    private func countNullCursorRows(_ source: PostgresConnection, plan: ExtractPlan, cursor: SourceColumn) throws -> Int64 {
-        let sql = "SELECT count(*) FROM \(SQLIdentifier.quote(schema: plan.table.schema, table: plan.table.name)) WHERE \(SQLIdentifier.quote(cursor.name)) IS NULL"
-        return Int64(try source.execute(sql).string(0, 0) ?? "0") ?? 0
-    }
 }

@@ -7,13 +7,14 @@ struct FetchedBatch: Sendable {
     let checkpoint: Checkpoint?
 }
 
-/// The fetching side of the extract: its own thread reads the keyset in segments (one cursor
-/// over one snapshot each, see `SegmentCursor`) and queues batches at most one ahead of the
-/// writer, so fetching and writing overlap on two cores. Unpaced, the next batch's `FETCH` is
-/// sent as soon as a batch is queued, so the server reads it while this thread waits for room. A segment ends after `maxSnapshot`
-/// seconds, before any long pause (batch delay, a writer that cannot keep up), or when another
-/// session waits for a lock on the table; the next one starts after the last key read.
-/// Transient source failures are retried (bounded, with backoff) from the last fetched position.
+/// The fetching side of one pass (`ReadPass`): its own thread reads the pass's keyset in segments
+/// (one cursor over one snapshot each, see `SegmentCursor`) and queues batches at most one ahead
+/// of the writer, so fetching and writing overlap on two cores. Unpaced, the next batch's `FETCH`
+/// is sent as soon as a batch is queued, so the server reads it while this thread waits for room.
+/// A short segment ends after its seconds, before any long pause (batch delay, a writer that
+/// cannot keep up), or when another session waits for a lock on the table; the next one starts
+/// after the last key read. A held segment lasts the pass. Transient source failures are retried
+/// (bounded, with backoff) from the last fetched position.
 final class FetchPipeline: @unchecked Sendable {
     struct Failure {
         let error: Error
@@ -79,35 +80,31 @@ final class FetchPipeline: @unchecked Sendable {
     /// Rows the open segment has read.
     private var segmentRows = 0
 
-    init(plan: ExtractPlan, link: SourceLink, start: KeysetPosition, batchRows: Int, pacing: Pacing,
-         maxSnapshotSeconds: Double, heldSegments: Bool = false, batchBytes: Int = ConnectionSettings.defaultBatchBytes,
-         maxRowBytes: Int = .max, statementTimeoutSeconds: Double = 0, rereadFrom: String?, filenode: String? = nil,
-         writersPlan: ExtractPlan? = nil, recordAs: @escaping @Sendable (Checkpoint?) -> Checkpoint? = { $0 },
-         confirmsEnd: Bool = false, retry: RetryPolicy,
-         clock: MonotonicClock, stopFlag: StopFlag, logger: Logger) {
-        self.held = heldSegments
+    init(pass: ReadPass, context: ReadContext) {
+        let plan = pass.plan, pacing = context.spec.pacing
+        held = pass.segments == .held
+        let statementTimeoutSeconds = Double(context.settings.statementTimeoutMs) / 1000
         // (A keyless snapshot cannot reopen its segment where it was, so it never reads ahead.)
-        self.prefetches = pacing.maxRowsPerSec == 0 && pacing.batchDelayMs == 0 && !plan.isKeylessSnapshot
+        prefetches = pacing.maxRowsPerSec == 0 && pacing.batchDelayMs == 0 && !plan.isKeylessSnapshot
             && (statementTimeoutSeconds == 0 || statementTimeoutSeconds >= Self.prefetchMinimumStatementTimeout)
-        self.batchBytes = max(1, batchBytes)
-        self.maxRowBytes = maxRowBytes
+        batchBytes = max(1, context.settings.batchBytes)
+        maxRowBytes = context.maxRowBytes
         self.plan = plan
-        self.link = link
-        self.startPosition = start
-        let pacer = Pacer(pacing: pacing)
-        self.pacer = pacer
-        self.sizer = BatchSizer(target: pacer.rowsPerQuery(batchRows: batchRows))
-        self.maxSnapshot = maxSnapshotSeconds
+        link = context.link
+        startPosition = pass.start
+        pacer = Pacer(pacing: pacing)
+        sizer = BatchSizer(target: pacer.rowsPerQuery(batchRows: context.spec.batchRows))
+        if case .short(let seconds) = pass.segments { maxSnapshot = seconds } else { maxSnapshot = .infinity }
         // Late commits are judged by the cursor, whichever order this pass reads in.
-        self.writers = InFlightWriters(plan: writersPlan ?? plan, carried: rereadFrom)
-        self.inKeyOrder = plan.cursor == nil && !plan.mergeKey.isEmpty && plan.tiebreaker.map(\.name) == plan.mergeKey
-        self.recordAs = recordAs
-        self.confirmsEnd = confirmsEnd && !heldSegments
-        self.filenode = filenode
-        self.retry = retry
-        self.clock = clock
-        self.stopFlag = stopFlag
-        self.logger = logger
+        writers = InFlightWriters(plan: pass.writersPlan ?? plan, carried: pass.rereadFrom)
+        inKeyOrder = plan.cursor == nil && !plan.mergeKey.isEmpty && plan.tiebreaker.map(\.name) == plan.mergeKey
+        recordAs = pass.record
+        confirmsEnd = pass.confirmsEnd && !held
+        filenode = context.table.filenode
+        retry = context.retry
+        clock = context.clock
+        stopFlag = context.stopFlag
+        logger = context.logger
     }
 
     /// Writing transactions whose start the role could not see (see `InFlightWriters`).
