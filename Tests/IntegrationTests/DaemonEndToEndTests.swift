@@ -229,6 +229,31 @@ struct DaemonEndToEndTests {
         #expect(harness.log("connector2.err").contains("resum"))
     }
 
+    /// A daemon killed after a local job's last KB commit and before its `completed` report went
+    /// out: on the next start the plane says resume, and the job is reported completed from its
+    /// KB record, without reading the source again (rows added since stay for the next job).
+    @Test func aLocalJobThatCompletedBeforeItsReportIsReportedWithoutReadingAgain() throws {
+        let (harness, scratch) = try started()
+        try seed(scratch, rows: 1_000)
+        let id = try jobID(harness.dispatch(DaemonHarness.jobBody(table: "events", schema: scratch.schema, dest: "ev", placement: "local")))
+        let done = try harness.waitForJob(id, state: "completed")
+        kill(harness.connector!.processIdentifier, SIGKILL)
+        harness.connector!.waitUntilExit()
+        // Both sides as they were before the report: the job running.
+        let state = try SQLiteDatabase(path: harness.directory + "/state/state.sqlite")
+        try state.execute("UPDATE jobs SET state = 'running', finished_at = NULL WHERE job_id = ?", [.text(id)])
+        let plane = try SQLiteDatabase(path: harness.directory + "/plane/plane.sqlite")
+        try plane.execute("UPDATE jobs SET state = 'running', finished_at = NULL WHERE id = ?", [.text(id)])
+        #expect(try harness.job(id)["state"] == .string("running"))
+        // Rows a rerun from the checkpoint would read.
+        try scratch.sql("INSERT INTO {s}.events SELECT g, '2027-01-01', 1, 'late', NULL FROM generate_series(5001, 5010) g")
+        try harness.startConnector()
+        let view = try harness.waitForJob(id, state: "completed", seconds: 60)
+        #expect(view["rows_emitted"] == done["rows_emitted"])
+        #expect(try localCount(harness, table: "ev") == [.integer(1_000), .integer(1_000)])
+        #expect(harness.log("connector2.err").contains("job had completed before the connector stopped"))
+    }
+
     @Test func sigtermExitsCleanlyAndTheJobResumesOnTheNextStart() throws {
         let (harness, scratch) = try started()
         try seed(scratch, rows: 3_000)

@@ -1,4 +1,7 @@
 import FoundationEssentials
+#if canImport(Glibc)
+import Glibc
+#endif
 import SQLiteStore
 
 /// One local knowledge base: `<state-dir>/kb/<kb_id>.sqlite`, a `KBFile` (WAL mode, the extracted
@@ -35,6 +38,14 @@ public final class LocalKB {
         self.kbID = kbID
         file = try KBFile(path: Self.path(stateDir: stateDir, kbID: kbID), kbID: kbID, label: "KB \(kbID)")
         database = file.database
+    }
+
+    /// This job's record when its KB says its last run completed; nil when it did not, or when
+    /// the KB file does not exist (it is not created here).
+    public static func completedRun(stateDir: String, kbID: Int64, jobID: String) throws -> JobRecord? {
+        guard access(path(stateDir: stateDir, kbID: kbID), F_OK) == 0 else { return nil }
+        guard let record = try LocalKB(stateDir: stateDir, kbID: kbID).jobRecord(jobID), record.state == "completed" else { return nil }
+        return record
     }
 
     /// What `_timbal_jobs` remembers of one job.

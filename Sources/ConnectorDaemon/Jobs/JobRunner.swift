@@ -180,6 +180,14 @@ public final class JobRunner: @unchecked Sendable {
                 throw JobSpecError(field: missing.hasPrefix("source:") ? "source.kind" : "placement",
                                    problem: "this connector lacks capability \"\(missing)\" (it has \(Capabilities.all.joined(separator: ", ")))")
             }
+            // A local job whose KB recorded it completed, and whose report the daemon did not send
+            // before it stopped (killed between the two): reported now, without reading again.
+            if spec.placement == .local, let done = try LocalKB.completedRun(stateDir: config.stateDir, kbID: spec.kbID, jobID: jobID) {
+                jobLogger.info("job had completed before the connector stopped; reporting it without reading again", metadata: [
+                    "rows": "\(done.rowsLanded)"])
+                try report(jobID, .init(state: .completed, rowsEmitted: done.rowsLanded, checkpoint: done.checkpoint?.json.serialized()))
+                return
+            }
             let settings = try Connections.load(path: config.effectiveConnectionsPath).settings(for: spec)
             let stopFlag = StopFlag()
             let store = self.store, outbox = self.outbox
