@@ -23,11 +23,28 @@ struct DialDeadlineTests {
         await #expect(throws: DialDeadline.HandshakeTimeout.self) {
             try await DialDeadline.run(handshakeSeconds: 1, graceSeconds: 1, isWelcomed: { false }) { dial in
                 try await PlaneConnection().connect(url: "http://127.0.0.1:\(listener.port)/v1/connect/channel",
-                                                    configuration: WebSocketClientConfiguration(), eventLoopGroup: dial.group,
+                                                    configuration: WebSocketClientConfiguration(), eventLoopGroup: try dial.group,
                                                     logger: logger) { _, _, _ in }
             }
         }
         #expect(Date().timeIntervalSince(started) < 5)
+    }
+
+    /// A process starved of CPU can reach its connect after the handshake deadline has shut the
+    /// dial's loop down; a connect started then never completed, and the dial hung for good (the
+    /// unit run hung this way on two cores). It must end like any timed-out dial.
+    @Test(.timeLimit(.minutes(1)))
+    func aDialThatReachesItsConnectAfterTheDeadlineEndsToo() async throws {
+        let listener = try SilentListener()
+        let logger = quiet
+        await #expect(throws: DialDeadline.HandshakeTimeout.self) {
+            try await DialDeadline.run(handshakeSeconds: 0.2, graceSeconds: 1, isWelcomed: { false }) { dial in
+                try await Task.sleep(for: .milliseconds(800))
+                try await PlaneConnection().connect(url: "http://127.0.0.1:\(listener.port)/v1/connect/channel",
+                                                    configuration: WebSocketClientConfiguration(), eventLoopGroup: try dial.group,
+                                                    logger: logger) { _, _, _ in }
+            }
+        }
     }
 
     @Test(.timeLimit(.minutes(1)))

@@ -110,7 +110,7 @@ public final class ChannelClient: Service, Sendable {
         flags.withLock { $0.welcomed = false }
         return try await DialDeadline.run(handshakeSeconds: Double(Self.handshakeTimeoutSeconds), graceSeconds: Self.shutdownGraceSeconds,
                                           isWelcomed: { self.flags.withLock { $0.welcomed } }) { dial in
-            try await self.session(on: dial.group)
+            try await self.session(on: try dial.group)
         }
     }
 

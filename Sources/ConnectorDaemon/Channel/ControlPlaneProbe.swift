@@ -16,8 +16,8 @@ public enum ControlPlaneProbe {
         let answer = ResultBox()
         do {
             // A plane that never answers does not hold `check`: 30 s for the whole exchange.
-            _ = try await DialDeadline.run(handshakeSeconds: 30, graceSeconds: 3, isWelcomed: { answer.value != nil }) { dial in
-                try await WebSocketClient.connect(url: config.channelURL(), configuration: configuration, eventLoopGroup: dial.group,
+            _ = try await DialDeadline.run(handshakeSeconds: 30, graceSeconds: 3, isWelcomed: { answer.value != nil }) { [configuration, quiet] dial in
+                try await WebSocketClient.connect(url: config.channelURL(), configuration: configuration, eventLoopGroup: try dial.group,
                                                   logger: quiet) { inbound, outbound, _ in
                     var hello = Hello(name: config.name, hostname: DaemonConfig.hostName(), os: SystemInfo.os, arch: SystemInfo.arch,
                                       version: SystemInfo.version, capabilities: Capabilities.all)

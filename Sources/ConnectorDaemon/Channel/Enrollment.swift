@@ -21,9 +21,9 @@ public enum Enrollment {
         quiet.logLevel = .warning
         do {
             // A plane that never answers does not hold `enroll`: 30 s for the whole exchange.
-            _ = try await DialDeadline.run(handshakeSeconds: 30, graceSeconds: 3, isWelcomed: { result.value != nil }) { dial in
+            _ = try await DialDeadline.run(handshakeSeconds: 30, graceSeconds: 3, isWelcomed: { result.value != nil }) { [configuration, quiet] dial in
                 try await config.planeConnection.connect(url: config.channelURL("enroll"), configuration: configuration,
-                                                         eventLoopGroup: dial.group, logger: quiet) { inbound, outbound, _ in
+                                                         eventLoopGroup: try dial.group, logger: quiet) { inbound, outbound, _ in
                     try await outbound.write(.text(ChannelMessage.enroll(Enroll(name: config.name, hostname: DaemonConfig.hostName())).encoded()))
                     var messages = inbound.messages(maxSize: 1 << 16).makeAsyncIterator()
                     guard case .text(let text)? = try await messages.next() else { return }

@@ -4,7 +4,7 @@ import Glibc
 
 /// A TCP listener on loopback that never accepts: the kernel completes the handshake, then
 /// nothing ever answers (a hung plane, a black-holing middlebox). Closed on deinit.
-final class SilentListener {
+final class SilentListener: Sendable {
     let port: Int
     private let socketFD: Int32
 
