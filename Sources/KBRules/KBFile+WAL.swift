@@ -9,6 +9,11 @@ extension KBFile {
     /// every commit rewrites pages all over the table: the WAL then grows without end).
     public static let walRestartBytes: Int64 = 32 << 20
 
+    /// Past this many bytes of WAL, a flush of staged rows commits what it has written and goes
+    /// on in a new transaction (`KBRowWriter`): with the restart threshold above and the main
+    /// cache's pages still to come, the WAL file stays under 256 MiB.
+    public static let walFlushBytes: Int64 = 192 << 20
+
     /// How long the restart waits for readers of older pages.
     static let restartWaitMs = 200
 
@@ -29,6 +34,6 @@ extension KBFile {
         guard walBytes > Self.walRestartBytes else { return }
         // A reader holding old pages makes it wait; briefly, so that a long reader of the KB does
         // not stall every commit: the next commit tries again.
-        _ = try database.withBusyTimeout(ms: Self.restartWaitMs) { try database.rows("PRAGMA wal_checkpoint(RESTART)") }
+        _ = try database.withBusyTimeout(ms: Self.restartWaitMs) { try database.rows("PRAGMA main.wal_checkpoint(RESTART)") }
     }
 }

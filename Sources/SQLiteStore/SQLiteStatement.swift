@@ -125,6 +125,9 @@ public final class SQLiteStatement {
     /// Resets a statement stepped with `step()` so it can run again from its first row.
     public func reset() { sqlite3_reset(handle) }
 
+    /// A column of the current row as an integer (SQLite's conversion for other types).
+    public func integer(at column: Int) -> Int64 { sqlite3_column_int64(handle, Int32(column)) }
+
     public func value(at column: Int) -> SQLiteValue {
         let c = Int32(column)
         switch sqlite3_column_type(handle, c) {

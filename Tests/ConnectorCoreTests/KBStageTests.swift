@@ -138,4 +138,106 @@ struct KBStageTests {
         #expect(peak <= KBFile.walRestartBytes + 16_384 * 4_096 + (8 << 20))
         #expect(kb.walBytes <= KBFile.walRestartBytes + 16_384 * 4_096 + (8 << 20))
     }
+
+    /// A table of `rows` keys 0..<rows with 400-byte notes, landed in key order; the WAL restarted.
+    func bigTable(_ kb: KBFile, rows: Int) throws -> KBRowWriter {
+        try kb.database.execute("PRAGMA wal_autocheckpoint = 0")
+        let writer = try KBRowWriter(kb: kb, target: try target(kb), columns: ["id", "note"], jobID: "a")
+        let pad = String(repeating: "p", count: 400)
+        for start in stride(from: 0, to: rows, by: 20_000) {
+            try writer.land(checkpoint: "load", rowsOf((start..<min(rows, start + 20_000)).map { (Int64($0), pad) }))
+        }
+        _ = try kb.database.rows("PRAGMA main.wal_checkpoint(RESTART)")
+        return writer
+    }
+
+    /// The WAL file's largest size while `body` runs, polled every millisecond from another thread.
+    func walPeak(_ kb: KBFile, during body: () throws -> Void) rethrows -> Int64 {
+        let path = kb.database.path + "-wal"
+        let peak = Peak()
+        let poller = Thread {
+            while !peak.stopped {
+                var info = stat()
+                if stat(path, &info) == 0 { peak.see(Int64(info.st_size)) }
+                usleep(1_000)
+            }
+            peak.finish()
+        }
+        poller.start()
+        defer { peak.stopAndWait() }
+        try body()
+        return peak.value
+    }
+
+    /// One flush of rows spread over a table much larger than the WAL may grow: it commits on
+    /// the way (the WAL restarts), ends with its checkpoint, and the table is exact.
+    @Test func aFlushLargerThanTheWALMayGrowCommitsOnTheWayAndEndsExact() throws {
+        let kb = try kb()
+        let writer = try bigTable(kb, rows: 200_000)   // ~85 MB, ~21,000 pages
+        writer.walFlushBytes = 16 << 20
+        var generator = SystemRandomNumberGenerator()
+        var expected: [Int64: String] = [:]
+        var staged: [(Int64, String)] = []
+        for version in 0..<100_000 {
+            let key = Int64.random(in: 0..<200_000, using: &generator)
+            staged.append((key, "v\(version)"))
+            expected[key] = "v\(version)"   // the later version wins
+        }
+        _ = try writer.stage(rowsOf(staged))
+        let peak = try walPeak(kb) { try writer.flushStaged(checkpoint: "merged", batches: 20) }
+        // Unbounded, this flush dirties nearly all ~85 MB of the table's pages.
+        #expect(peak <= writer.walFlushBytes + Int64(KBStage.chunkRows) * 4_096 + (8 << 20), "WAL peak \(peak) bytes")
+        #expect(try job(kb) == [.text("merged"), .integer(300_000), .integer(30)])
+        var mismatches = 0
+        for row in try kb.database.rows("SELECT id, note FROM t") {
+            guard case .integer(let id) = row[0], case .text(let note) = row[1] else { mismatches += 1; continue }
+            if note != (expected[id] ?? String(repeating: "p", count: 400)) { mismatches += 1 }
+        }
+        #expect(mismatches == 0)
+        #expect(try kb.database.rows("SELECT count(*) FROM t") == [[.integer(200_000)]])
+    }
+
+    /// A flush that fails after committing part of its rows leaves the earlier checkpoint; the
+    /// rows it committed are newer than that checkpoint says, and the run that reads them again
+    /// (as a resumed job does, from that checkpoint) ends with the same table as if it had not failed.
+    @Test func aFlushThatFailsAfterCommittingOnTheWayIsMadeWholeByReadingItsRowsAgain() throws {
+        let kb = try kb()
+        let writer = try bigTable(kb, rows: 100_000)
+        writer.walFlushBytes = 4 << 20
+        try kb.database.execute("CREATE TRIGGER fail_late BEFORE UPDATE ON t WHEN NEW.note = 'boom' BEGIN SELECT RAISE(ABORT, 'the disk is gone'); END")
+        let rows = (0..<100_000).map { (Int64($0), $0 == 95_000 ? "boom" : "new\($0)") }
+        _ = try writer.stage(rowsOf(rows))
+        #expect(throws: SQLiteError.self) { try writer.flushStaged(checkpoint: "second", batches: 1) }
+        #expect(try job(kb) == [.text("load"), .integer(100_000), .integer(5)])
+        let committedAhead = try kb.database.rows("SELECT count(*) FROM t WHERE note LIKE 'new%'").first?.first
+        guard case .integer(let ahead)? = committedAhead else { Issue.record("no count"); return }
+        #expect(ahead > 0 && ahead < 95_000, "rows committed before the failure: \(ahead)")
+        #expect(writer.stagedRows == 0)
+
+        try kb.database.execute("DROP TRIGGER fail_late")
+        _ = try writer.stage(rowsOf(rows))
+        try writer.flushStaged(checkpoint: "second", batches: 1)
+        #expect(try job(kb) == [.text("second"), .integer(200_000), .integer(6)])
+        #expect(try kb.database.rows("SELECT count(*), count(*) FILTER (WHERE note = 'new' || id OR (id = 95000 AND note = 'boom')) FROM t")
+                == [[.integer(100_000), .integer(100_000)]])
+    }
+}
+
+/// The largest value seen by a polling thread, and a way to stop it and wait for it.
+private final class Peak: @unchecked Sendable {
+    private let lock = NSCondition()
+    private var largest: Int64 = 0
+    private var stop = false
+    private var done = false
+
+    var stopped: Bool { lock.lock(); defer { lock.unlock() }; return stop }
+    var value: Int64 { lock.lock(); defer { lock.unlock() }; return largest }
+    func see(_ size: Int64) { lock.lock(); largest = max(largest, size); lock.unlock() }
+    func finish() { lock.lock(); done = true; lock.broadcast(); lock.unlock() }
+    func stopAndWait() {
+        lock.lock()
+        stop = true
+        while !done { lock.wait() }
+        lock.unlock()
+    }
 }

@@ -83,17 +83,20 @@ public final class LocalKBSink: BatchSink {
         stagedCheckpoint = checkpoint
         stagedBatches += 1
         stagedBytes += batch.byteCount
-        let due = stagedBytes >= Self.flushBytes || writer.stagedRows >= Self.flushRows
-            || monotonicSeconds() - stagedSince >= Self.flushSeconds
+        let period = flushes == 0 ? Self.firstFlushSeconds : Self.flushSeconds
+        let due = stagedBytes >= Self.flushBytes || monotonicSeconds() - stagedSince >= period
         return due ? try flush() : 0
     }
 
-    /// Rows in cursor order are staged and written in key order, in one transaction per flush:
-    /// a flush every second (or sooner when this much is staged) keeps the KB at most a second
-    /// behind, and each transaction's dirty pages, so the WAL, bounded (4 KiB per staged row at most).
-    static let flushSeconds = 1.0
-    static let flushRows = 16_384
+    /// Rows in cursor order are staged and written in key order, in one transaction per flush.
+    /// A flush writes each page it reaches once, however many of its rows changed, so fewer and
+    /// larger flushes write fewer pages: the first comes a second after the run staged its first
+    /// row (rows show up soon), later ones every five seconds or once this many bytes are staged
+    /// (the stage's temporary file). The WAL stays bounded whatever a flush holds (`KBRowWriter`).
+    static let firstFlushSeconds = 1.0
+    static let flushSeconds = 5.0
     static let flushBytes = 64 << 20
+    private var flushes = 0
 
     private var stagedSince = 0.0
     private var stagedBytes = 0
@@ -105,6 +108,7 @@ public final class LocalKBSink: BatchSink {
     public func flush() throws -> Int {
         guard let writer, writer.stagedRows > 0 else { return 0 }
         let merged = try writer.flush(checkpoint: stagedCheckpoint, batches: stagedBatches)
+        flushes += 1
         stagedBatches = 0
         stagedCheckpoint = nil
         return merged
