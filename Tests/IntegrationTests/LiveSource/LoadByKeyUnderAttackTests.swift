@@ -139,4 +139,65 @@ struct LoadByKeyUnderAttackTests {
         let (source, kb) = try contents(scratch, columns: change.columnsAfter)
         #expect(source.count == 20_000 && kb == source)
     }
+
+    /// Who races: the same job id twice, two jobs writing one KB table, or six such jobs (six
+    /// processes setting up one new KB file at once).
+    enum Race: String, CaseIterable, CustomStringConvertible {
+        case sameJob, sameTable, sixJobsOneTable
+        var jobIDs: [String] {
+            switch self {
+            case .sameJob: ["racer", "racer"]
+            case .sameTable: ["racer-0", "racer-1"]
+            case .sixJobsOneTable: (0..<6).map { "racer-\($0)" }
+            }
+        }
+        var description: String { rawValue }
+    }
+
+    /// `timbal-connector extract` processes started at the same moment on one load by key: one
+    /// writes, every other fails at once naming the holder (docs/extraction.md, "One writer"),
+    /// and the KB ends equal to the source, every row once.
+    @Test(arguments: Race.allCases)
+    func processesRacingForALoadByKeyLetExactlyOneWrite(race: Race) throws {
+        let scratch = try Scratch()
+        try seed(scratch)
+        // Paced (about 2 s), so the winner is still loading when the others get going.
+        let job = """
+            {"kb_id": 1, "dest_table": "d", "batch_rows": 1000, "placement": "local", "mode": "append",
+             "pacing": {"max_rows_per_sec": 10000},
+             "source": {"kind": "postgres", "connection_ref": "pg", "schema": "\(scratch.schema)", "table": "d", "cursor_column": "updated_at"}}
+            """
+        try job.write(toFile: "\(scratch.stateDir)/job.json", atomically: true, encoding: .utf8)
+        try #"{"pg": {"kind": "postgres", "dsn": "\#(TestDatabase.dsn)"}}"#.write(toFile: "\(scratch.stateDir)/connections.json", atomically: true, encoding: .utf8)
+        let ids = race.jobIDs
+        let processes = try ids.indices.map { index in
+            try ConnectorBinary.start(["extract", "--job", "\(scratch.stateDir)/job.json", "--connections", "\(scratch.stateDir)/connections.json",
+                                       "--state-dir", scratch.stateDir, "--job-id", ids[index]], logDirectory: scratch.stateDir, name: "p\(index)")
+        }
+        for process in processes { process.waitUntilExit() }
+        let outcomes = try processes.indices.map { index in
+            (status: processes[index].terminationStatus, pid: processes[index].processIdentifier,
+             out: try String(contentsOfFile: "\(scratch.stateDir)/p\(index).out", encoding: .utf8),
+             err: try String(contentsOfFile: "\(scratch.stateDir)/p\(index).err", encoding: .utf8))
+        }
+        let winners = outcomes.indices.filter { outcomes[$0].status == 0 }
+        #expect(winners.count == 1, "\(outcomes)")
+        guard winners.count == 1 else { return }
+        let winner = winners[0]
+        let expected = race == .sameJob
+            ? "job racer is already running (job=racer pid=\(outcomes[winner].pid))"
+            : "\"d\" in KB 1 is being written by another job (job=\(ids[winner]) dest_table=d pid=\(outcomes[winner].pid))"
+        for loser in outcomes.indices where loser != winner {
+            #expect(outcomes[loser].status == 1)
+            #expect(outcomes[loser].err.contains(expected), "\(outcomes[loser].err)")
+        }
+        #expect(outcomes[winner].out.contains("key_order_rows=20000"), "\(outcomes[winner].out)")
+        // The others wrote nothing: no rows under their names, and the winner's record is whole.
+        let kb = try scratch.kb()
+        #expect(try kb.rows("SELECT state, rows_landed >= 20000 FROM _timbal_jobs WHERE job_id = ?", [.text(ids[winner])]) == [[.text("completed"), .integer(1)]])
+        #expect(try kb.rows("SELECT coalesce(sum(rows_landed), 0) FROM _timbal_jobs WHERE job_id <> ?", [.text(ids[winner])]) == [[.integer(0)]])
+        #expect(try kb.rows("SELECT count(*), count(DISTINCT id) FROM d").first == [.integer(20_000), .integer(20_000)])
+        let (source, copied) = try contents(scratch, columns: ["id", "v", "amount", "note"])
+        #expect(copied == source)
+    }
 }
