@@ -1,4 +1,7 @@
 import CSQLite
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One SQLite connection. Not thread-safe: use it from one thread at a time (owners that share one
 /// across threads guard it with a lock).
@@ -47,9 +50,25 @@ public final class SQLiteDatabase {
     /// block the writer) and NORMAL sync, which survives a killed process (only an OS crash may drop
     /// the last commits, never corrupt the file). `pageSize` applies to a new file only.
     public static func openWAL(path: String, pageSize: Int = 4096) throws -> SQLiteDatabase {
-        let database = try SQLiteDatabase(path: path)
-        try database.execute("PRAGMA page_size = \(pageSize); PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL")
-        return database
+        // Connections setting up one new file at once (jobs of one KB starting together) collide
+        // in ways SQLite does not wait out: the change to WAL answers SQLITE_BUSY at once, without
+        // the busy handler (two connections upgrading their locks would deadlock), and one that
+        // reads the file while another is creating it can find "not a database". Both are waited
+        // out like any other lock, up to `busyTimeoutMs`, with a new connection each time; a file
+        // that existed and is not a database still fails at once.
+        var info = stat()
+        let isNew = stat(path, &info) != 0 || info.st_size == 0
+        var waitedMs = 0
+        while true {
+            let database = try SQLiteDatabase(path: path)
+            do {
+                try database.execute("PRAGMA page_size = \(pageSize); PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL")
+                return database
+            } catch let error as SQLiteError where waitedMs < busyTimeoutMs
+                        && (error.code & 0xff == SQLITE_BUSY || (isNew && error.code & 0xff == SQLITE_NOTADB)) {
+                waitedMs += Int(sqlite3_sleep(10))
+            }
+        }
     }
 
     /// The page size of new KB files: SQLite's default. A row merged at a random key rewrites its

@@ -27,11 +27,12 @@ enum SegmentCursor {
             // total cost (one scan and sort), not for its first rows (an index walk in tie order
             // that visits heap blocks at random).
             if held { try connection.execute("SET LOCAL cursor_tuple_fraction = 1") }
+            // Before the cursor's query names them (a dropped column would fail it with the
+            // server's bare 42703); the table's lock keeps them as they are until the segment ends.
+            try verifyColumns(connection, plan: plan)
             let hold = held ? " WITH HOLD" : ""
             try connection.query("DECLARE \(name) NO SCROLL CURSOR\(hold) FOR \(query.sql)", query.parameters, types: query.parameterTypes)
             let filenode = try verifyNotRewritten(connection, plan: plan)
-            // The cursor holds the table's lock, so its columns cannot change until the segment ends.
-            try verifyColumns(connection, plan: plan)
             // A held cursor's result is computed and kept by the server at commit.
             if held { try connection.execute("COMMIT") }
             return filenode
@@ -57,20 +58,28 @@ enum SegmentCursor {
                             message: "\(plan.table.qualifiedName) was rewritten after the segment's snapshot was taken; retrying with a new snapshot")
     }
 
-    /// Fails when a projected column was dropped or retyped since the job planned its read: rows
-    /// of two shapes must not mix in one KB column.
+    /// Fails when a projected column was dropped, replaced or retyped since the job planned its
+    /// read: rows of two shapes must not mix in one KB column. A column dropped and added again
+    /// (or another renamed to its name) keeps name and type but not its number, and the rows
+    /// read before it hold values the source no longer has.
     static func verifyColumns(_ connection: PostgresConnection, plan: ExtractPlan) throws {
         guard let oid = plan.table.oid else { return }
         let result = try connection.query(
             """
-            SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a
+            SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnum FROM pg_catalog.pg_attribute a
             WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
             """, [String(oid)], types: [26])
-        var current: [String: String] = [:]
-        for row in 0..<result.rowCount { current[result.string(row, 0) ?? ""] = result.string(row, 1) ?? "" }
+        var current: [String: (type: String, attnum: Int?)] = [:]
+        for row in 0..<result.rowCount {
+            current[result.string(row, 0) ?? ""] = (result.string(row, 1) ?? "", result.string(row, 2).flatMap { Int($0) })
+        }
         for column in plan.projection + plan.hiddenKeys {
-            guard let type = current[column.name] else {
+            guard let (type, attnum) = current[column.name] else {
                 throw KBError(field: "source.columns", problem: "column \"\(column.name)\" was dropped from \(plan.table.qualifiedName) while the job ran")
+            }
+            if let planned = column.attnum, attnum != planned {
+                throw KBError(field: "source.columns",
+                              problem: "column \"\(column.name)\" of \(plan.table.qualifiedName) was dropped and added again, or another column was renamed to its name, while the job ran; run with mode replace to rebuild the KB table")
             }
             if type != column.declaredType {
                 throw KBError(field: "source.columns",

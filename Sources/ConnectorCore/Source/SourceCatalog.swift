@@ -27,7 +27,8 @@ public enum SourceCatalog {
                    EXISTS (SELECT 1 FROM pg_catalog.pg_opclass o JOIN pg_catalog.pg_am m ON m.oid = o.opcmethod
                            WHERE m.amname = 'btree' AND o.opcdefault
                              AND (o.opcintype = b.oid OR (b.typcategory = 'A' AND o.opcintype = 'anyarray'::regtype)
-                                  OR (b.typtype = 'e' AND o.opcintype = 'anyenum'::regtype)))
+                                  OR (b.typtype = 'e' AND o.opcintype = 'anyenum'::regtype))),
+                   a.attnum
             FROM pg_catalog.pg_attribute a
             JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
             JOIN pg_catalog.pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
@@ -46,7 +47,8 @@ public enum SourceCatalog {
                 baseTypeName: baseType,
                 notNull: columnRows.string(row, 3) == "t",
                 kind: ColumnKind.forPostgres(typeName: baseType, category: category, isEnum: isEnum),
-                orderable: columnRows.string(row, 7) == "t"))
+                orderable: columnRows.string(row, 7) == "t",
+                attnum: columnRows.string(row, 8).flatMap { Int($0) }))
         }
 
         let keyRows = try connection.query(

@@ -11,6 +11,10 @@ public struct SourceColumn: Sendable, Equatable {
     public var kind: ColumnKind
     /// True for json, xml and the like: no btree ordering, so not a cursor.
     public var orderable: Bool
+    /// `pg_attribute.attnum` (nil for a column built by hand in a test): a column dropped and
+    /// added again, or another column renamed to its name, has the same name and type but not
+    /// the same number.
+    public var attnum: Int? = nil
 }
 
 /// The source table: its columns, primary key and the planner's row estimate.
