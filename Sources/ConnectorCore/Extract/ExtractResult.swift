@@ -46,7 +46,10 @@ public struct ExtractResult: Sendable {
 
 /// A progress report, sent after every landed batch.
 public struct ExtractProgress: Sendable {
+    /// Rows committed with a checkpoint by this run (rows staged for a later flush are not).
     public var rowsLanded: Int64
+    /// Rows this run read and handed to the KB, committed or staged: what the rate cap admits.
+    public var rowsRead: Int64 = 0
     public var batches: Int
     public var elapsedSeconds: Double
     public var checkpoint: Checkpoint?

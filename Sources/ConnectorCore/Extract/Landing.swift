@@ -122,7 +122,7 @@ final class Landing {
             committedRows = rows
         }
         // After every batch (a stop asked for here takes effect at this batch), with what is committed.
-        onProgress(ExtractProgress(rowsLanded: committedRows, batches: batches, elapsedSeconds: clock.now() - started,
+        onProgress(ExtractProgress(rowsLanded: committedRows, rowsRead: rows, batches: batches, elapsedSeconds: clock.now() - started,
                                    checkpoint: checkpoint, estimatedRows: estimatedRows,
                                    totalRowsLanded: landedBefore + committedRows))
     }

@@ -192,11 +192,13 @@ struct GentleReadTests {
         let cap = 2_000
         let spec = scratch.spec(table: "paced", pacing: Pacing(maxRowsPerSec: cap))
         let locker = TableLocker(connection: try TestDatabase.connect(), table: scratch.table("paced"))
+        // When each batch was handed to the KB (staged or committed): what the cap admits. Rows
+        // committed come in lumps, one per flush of the staged rows (docs/extraction.md).
         var landed: [(at: Double, rows: Int64)] = []
         let extractor = scratch.extractor(spec, jobID: "stall")
         let lockThread = Thread { locker.hold(after: 1.5, for: 3) }
         lockThread.start()
-        let result = try extractor.run { progress in landed.append((monotonicSeconds(), progress.rowsLanded)) }
+        let result = try extractor.run { progress in landed.append((monotonicSeconds(), progress.rowsRead)) }
         #expect(result.state == .completed && locker.locked)
         var stalls = 0, worst: Int64 = 0
         for (index, entry) in landed.enumerated() {
