@@ -19,6 +19,9 @@ public struct KBWritePlan: Sendable {
     public var mergeKey: [String]
     /// Name -> source type of every column the source table has now; nil when not known.
     public var sourceCatalog: [String: String]?
+    /// Name -> the source column's number (Postgres's `attnum`) where known: a column dropped and
+    /// added again, or another column renamed to its name, keeps name and type, not its number.
+    public var sourceNumbers: [String: Int]?
     /// How the source is named in messages, e.g. `public.orders`.
     public var sourceName: String
     /// A snapshot of a table with no key: it cannot resume, so every run lands into a fresh staging

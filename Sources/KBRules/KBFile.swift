@@ -36,9 +36,15 @@ public final class KBFile {
                 column_name TEXT NOT NULL,
                 source_type TEXT NOT NULL,
                 kb_type TEXT NOT NULL,
+                source_number INTEGER,
                 PRIMARY KEY (table_name, position)
             );
             """)
+        // KB files made before the column numbers were recorded: the numbers are filled in by the
+        // next run of each table (KBSchemaCheck).
+        if try database.rows("SELECT 1 FROM pragma_table_info('_timbal_columns') WHERE name = 'source_number'").isEmpty {
+            try database.execute("ALTER TABLE _timbal_columns ADD COLUMN source_number INTEGER")
+        }
     }
 
     /// What `_timbal_jobs` remembers of one job.

@@ -183,7 +183,7 @@ public struct KBTarget: Sendable {
             definitions.append("PRIMARY KEY (" + plan.mergeKey.map { SQLIdentifier.quote($0) }.joined(separator: ", ") + ")")
         }
         try kb.database.execute("CREATE TABLE \(SQLIdentifier.quote(name)) (\(definitions.joined(separator: ", ")))", [])
-        try KBSchemaCheck.record(kb: kb, table: name, columns: plan.columns, replacing: true)
+        try KBSchemaCheck.record(kb: kb, table: name, columns: plan.columns, replacing: true, plan: plan)
     }
 
     /// Whether a primary key or unique index covers exactly `keys`.

@@ -66,6 +66,42 @@ struct KBRulesTests {
         #expect(error?.problem.contains("changed type from text to int4") == true)
     }
 
+    @Test func aColumnWhoseSourceNumberChangedIsRefusedAndAnUnknownNumberIsFilledIn() throws {
+        let kb = try kb()
+        func numbered(_ note: Int?) -> KBWritePlan {
+            var plan = plan()
+            plan.sourceNumbers = note.map { ["id": 1, "note": $0] }
+            return plan
+        }
+        _ = try KBTarget.prepare(kb: kb, jobID: "a", dest: "t", mode: "append", plan: numbered(2))
+        #expect(try kb.database.rows("SELECT column_name, source_number FROM _timbal_columns ORDER BY position")
+                == [[.text("id"), .integer(1)], [.text("note"), .integer(2)]])
+        _ = try KBTarget.prepare(kb: kb, jobID: "a", dest: "t", mode: "append", plan: numbered(2))
+        _ = try KBTarget.prepare(kb: kb, jobID: "a", dest: "t", mode: "append", plan: numbered(nil))  // a plan without numbers
+        let error = #expect(throws: KBError.self) { try KBTarget.prepare(kb: kb, jobID: "b", dest: "t", mode: "append", plan: numbered(5)) }
+        #expect(error?.field == "source.columns")
+        #expect(error?.problem.contains("\"note\"") == true && error?.problem.contains("dropped and added again") == true)
+        // Recorded before numbers were kept: the next run records them, and checks from then on.
+        try kb.database.execute("UPDATE _timbal_columns SET source_number = NULL")
+        _ = try KBTarget.prepare(kb: kb, jobID: "a", dest: "t", mode: "append", plan: numbered(5))
+        #expect(try kb.database.rows("SELECT source_number FROM _timbal_columns WHERE column_name = 'note'") == [[.integer(5)]])
+        #expect(throws: KBError.self) { try KBTarget.prepare(kb: kb, jobID: "a", dest: "t", mode: "append", plan: numbered(2)) }
+    }
+
+    @Test func aKBFileMadeBeforeColumnNumbersGetsTheirColumn() throws {
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let path = directory + "/old.sqlite"
+        let old = try SQLiteDatabase(path: path)
+        try old.execute("""
+            CREATE TABLE _timbal_columns (table_name TEXT NOT NULL, position INTEGER NOT NULL, column_name TEXT NOT NULL,
+                source_type TEXT NOT NULL, kb_type TEXT NOT NULL, PRIMARY KEY (table_name, position));
+            INSERT INTO _timbal_columns VALUES ('t', 1, 'id', 'int8', 'INTEGER');
+            """)
+        let kb = try KBFile(path: path, kbID: 1, label: "KB 1")
+        #expect(try kb.database.rows("SELECT column_name, source_number FROM _timbal_columns") == [[.text("id"), .null]])
+        _ = try KBFile(path: path, kbID: 1, label: "KB 1")  // opened again: nothing to add
+    }
+
     @Test(arguments: ["TEXT); ATTACH '/tmp/x' AS p; --", "TEXT PRIMARY KEY", "text", ""])
     func aKBTypeOutsideTheClosedSetNeverReachesSQL(kbType: String) throws {
         let kb = try kb()

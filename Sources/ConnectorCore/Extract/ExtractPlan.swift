@@ -181,6 +181,8 @@ extension ExtractPlan {
             mergeKey: mergeKey,
             sourceCatalog: Dictionary(table.columns.map { ($0.name, $0.declaredType) }, uniquingKeysWith: { first, _ in first }),
             sourceName: table.qualifiedName)
+        plan.sourceNumbers = Dictionary(table.columns.compactMap { column in column.attnum.map { (column.name, $0) } },
+                                        uniquingKeysWith: { first, _ in first })
         plan.startsOver = isKeylessSnapshot
         plan.refreshesCompletedRun = refreshesCompletedRun
         return plan

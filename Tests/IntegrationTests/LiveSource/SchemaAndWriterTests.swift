@@ -59,6 +59,25 @@ struct SchemaAndWriterTests {
         expectFailure({ try scratch.extract(spec, jobID: "second") }, containing: ["\"amount\"", "integer", "text"])
     }
 
+    /// Same name, same type, another column: the rows already in the KB hold values the source
+    /// no longer has, and an incremental run would never read them again.
+    @Test(arguments: ["ALTER TABLE {s}.events DROP COLUMN note; ALTER TABLE {s}.events ADD COLUMN note text",
+                      "ALTER TABLE {s}.events RENAME COLUMN note TO old_note; ALTER TABLE {s}.events ADD COLUMN note text"])
+    func aColumnDroppedAndAddedAgainBetweenRunsFailsTheNextRunNamingIt(ddl: String) throws {
+        let scratch = try Scratch()
+        try seed(scratch, rows: 100)
+        let spec = scratch.spec(table: "events", mode: .append)
+        try scratch.extract(spec, jobID: "first")
+        try scratch.sql(ddl + "; UPDATE {s}.events SET note = 'now', updated_at = '2027-01-01' WHERE id = 7")
+        expectFailure({ try scratch.extract(spec, jobID: "first") }, containing: ["\"note\"", "dropped and added again", "replace"])
+        let kb = try scratch.kb()
+        #expect(try kb.rows("SELECT count(*), count(*) FILTER (WHERE note = 'n' || id) FROM events") == [[.integer(100), .integer(100)]])
+        // A replace rebuilds the table from the source as it is now, and records the new column.
+        try scratch.extract(scratch.spec(table: "events", mode: .replace), jobID: "rebuild")
+        #expect(try kb.rows("SELECT count(*), count(note), min(note) FROM events") == [[.integer(100), .integer(1), .text("now")]])
+        try scratch.extract(spec, jobID: "after")
+    }
+
     @Test func aColumnRetypedDuringARunFailsAtTheNextSegment() throws {
         let scratch = try Scratch()
         try seed(scratch, rows: 3_000)
