@@ -126,14 +126,14 @@ public final class KBRowWriter {
         }
     }
 
+    /// `KBFile.walFlushBytes`; tests lower it.
+    var walFlushBytes = KBFile.walFlushBytes
+
     /// Writes the staged rows in key order. A flush that has made the WAL file larger than
     /// `walFlushBytes` commits what it has written so far, without the checkpoint, lets
     /// `boundWAL` restart the WAL, and goes on in a new transaction: however many rows are
     /// staged, the WAL stays bounded. Rows committed ahead of their checkpoint are read again by
     /// a run that resumes after a crash, and merged by key again: the table ends the same.
-    /// `KBFile.walFlushBytes`; tests lower it.
-    var walFlushBytes = KBFile.walFlushBytes
-
     private func drainStage() throws {
         guard let stage else { return }
         try stage.drain({ bind in try self.row(bind) }, between: {
