@@ -32,6 +32,11 @@ extension KBFile {
     /// readers of older pages; one that outlasts it only delays the restart to a later commit.
     public func boundWAL() throws {
         guard walBytes > Self.walRestartBytes else { return }
+        try restartWAL()
+    }
+
+    /// Copies every committed page into the database file and restarts the WAL (see `boundWAL`).
+    func restartWAL() throws {
         // A reader holding old pages makes it wait; briefly, so that a long reader of the KB does
         // not stall every commit: the next commit tries again.
         _ = try database.withBusyTimeout(ms: Self.restartWaitMs) { try database.rows("PRAGMA main.wal_checkpoint(RESTART)") }

@@ -130,8 +130,8 @@ public final class KBRowWriter {
     var walFlushBytes = KBFile.walFlushBytes
 
     /// Writes the staged rows in key order. A flush that has made the WAL file larger than
-    /// `walFlushBytes` commits what it has written so far, without the checkpoint, lets
-    /// `boundWAL` restart the WAL, and goes on in a new transaction: however many rows are
+    /// `walFlushBytes` commits what it has written so far, without the checkpoint, restarts the
+    /// WAL, and goes on in a new transaction: however many rows are
     /// staged, the WAL stays bounded. Rows committed ahead of their checkpoint are read again by
     /// a run that resumes after a crash, and merged by key again: the table ends the same.
     private func drainStage() throws {
@@ -139,7 +139,7 @@ public final class KBRowWriter {
         try stage.drain({ bind in try self.row(bind) }, between: {
             guard kb.walBytes > walFlushBytes else { return }
             try kb.database.execute("COMMIT")
-            try kb.boundWAL()
+            try kb.restartWAL()
             try kb.database.execute("BEGIN IMMEDIATE")
         })
     }
