@@ -36,14 +36,25 @@ public final class KBFile {
                 column_name TEXT NOT NULL,
                 source_type TEXT NOT NULL,
                 kb_type TEXT NOT NULL,
+                source_table TEXT,
                 source_number INTEGER,
                 PRIMARY KEY (table_name, position)
             );
             """)
-        // KB files made before the column numbers were recorded: the numbers are filled in by the
-        // next run of each table (KBSchemaCheck).
-        if try database.rows("SELECT 1 FROM pragma_table_info('_timbal_columns') WHERE name = 'source_number'").isEmpty {
-            try database.execute("ALTER TABLE _timbal_columns ADD COLUMN source_number INTEGER")
+        // KB files made before the source columns' numbers were recorded get the columns (the
+        // numbers are filled in by the next run of each table: KBSchemaCheck). Looked for again
+        // in a write transaction, so that two processes opening such a file at once add them once.
+        let added = [("source_table", "TEXT"), ("source_number", "INTEGER")]
+        func missing() throws -> [(String, String)] {
+            let present = Set(try database.rows("SELECT name FROM pragma_table_info('_timbal_columns')").compactMap { $0[0].text })
+            return added.filter { !present.contains($0.0) }
+        }
+        if try !missing().isEmpty {
+            try database.transaction {
+                for (column, type) in try missing() {
+                    try database.execute("ALTER TABLE _timbal_columns ADD COLUMN \(column) \(type)")
+                }
+            }
         }
     }
 

@@ -12,11 +12,12 @@ enum KBSchemaCheck {
     /// Returns the columns added to `table`.
     static func reconcile(kb: KBFile, table: String, plan: KBWritePlan) throws -> [String] {
         let recorded = try kb.database.rows(
-            "SELECT column_name, source_type, source_number FROM _timbal_columns WHERE table_name = ? ORDER BY position", [.text(table)])
+            "SELECT column_name, source_type, source_table, source_number FROM _timbal_columns WHERE table_name = ? ORDER BY position",
+            [.text(table)])
         let written = Dictionary(plan.columns.map { ($0.name, $0.sourceType) }, uniquingKeysWith: { first, _ in first })
         for row in recorded {
             guard let name = row[0].text, let type = row[1].text else { continue }
-            try checkNumber(kb: kb, table: table, column: name, recorded: row[2], plan: plan)
+            try checkNumber(kb: kb, table: table, column: name, recordedTable: row[2].text, recorded: row[3], plan: plan)
             // The whole source table when known; else at least the columns this run writes.
             let now = plan.sourceCatalog.map { $0[name] } ?? written[name]
             if plan.sourceCatalog != nil && now == nil {
@@ -42,16 +43,20 @@ enum KBSchemaCheck {
         return missing.map(\.name)
     }
 
-    /// Fails when the source column `column` has another number than the one recorded; records
-    /// the number where none was (a KB file made before numbers were kept, or by a plane that
-    /// did not send them).
-    private static func checkNumber(kb: KBFile, table: String, column: String, recorded: SQLiteValue, plan: KBWritePlan) throws {
+    /// Fails when the source column `column` has another number than the one recorded for the
+    /// same source table; records table and number where none were (a KB file made before they
+    /// were kept, or by a plane that did not send them). Numbers of another source table (jobs
+    /// of two tables appending into one KB table) are not compared.
+    private static func checkNumber(kb: KBFile, table: String, column: String, recordedTable: String?, recorded: SQLiteValue,
+                                    plan: KBWritePlan) throws {
         guard let now = plan.sourceNumbers?[column] else { return }
-        guard case .integer(let then) = recorded else {
-            try kb.database.execute("UPDATE _timbal_columns SET source_number = ? WHERE table_name = ? AND column_name = ?",
-                                    [.integer(Int64(now)), .text(table), .text(column)])
+        guard let recordedTable, case .integer(let then) = recorded else {
+            try kb.database.execute(
+                "UPDATE _timbal_columns SET source_table = ?, source_number = ? WHERE table_name = ? AND column_name = ?",
+                [.text(plan.sourceName), .integer(Int64(now)), .text(table), .text(column)])
             return
         }
+        guard recordedTable == plan.sourceName else { return }
         guard then != Int64(now) else { return }
         throw KBError(field: "source.columns",
                       problem: "column \"\(column)\" of \(plan.sourceName) was dropped and added again, or another column was renamed to its name, since KB table \"\(table)\" was built (its rows hold the old column's values); run with mode replace to rebuild it")
@@ -68,11 +73,15 @@ enum KBSchemaCheck {
             position = last
         }
         let insert = try kb.database.prepare(
-            "INSERT INTO _timbal_columns (table_name, position, column_name, source_type, kb_type, source_number) VALUES (?, ?, ?, ?, ?, ?)")
+            """
+            INSERT INTO _timbal_columns (table_name, position, column_name, source_type, kb_type, source_table, source_number)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """)
         for column in columns {
             position += 1
-            let number = plan.sourceNumbers?[column.name].map { SQLiteValue.integer(Int64($0)) } ?? .null
-            try insert.run([.text(table), .integer(position), .text(column.name), .text(column.sourceType), .text(column.kbType), number])
+            let number = plan.sourceNumbers?[column.name].map { SQLiteValue.integer(Int64($0)) }
+            try insert.run([.text(table), .integer(position), .text(column.name), .text(column.sourceType), .text(column.kbType),
+                            number == nil ? .null : .text(plan.sourceName), number ?? .null])
         }
     }
 }

@@ -74,17 +74,22 @@ struct KBRulesTests {
             return plan
         }
         _ = try KBTarget.prepare(kb: kb, jobID: "a", dest: "t", mode: "append", plan: numbered(2))
-        #expect(try kb.database.rows("SELECT column_name, source_number FROM _timbal_columns ORDER BY position")
-                == [[.text("id"), .integer(1)], [.text("note"), .integer(2)]])
+        #expect(try kb.database.rows("SELECT column_name, source_table, source_number FROM _timbal_columns ORDER BY position")
+                == [[.text("id"), .text("public.t"), .integer(1)], [.text("note"), .text("public.t"), .integer(2)]])
+        // Another source table appending into the same KB table: its own numbers, not compared.
+        var other = numbered(7)
+        other.sourceName = "public.u"
+        _ = try KBTarget.prepare(kb: kb, jobID: "u", dest: "t", mode: "append", plan: other)
         _ = try KBTarget.prepare(kb: kb, jobID: "a", dest: "t", mode: "append", plan: numbered(2))
         _ = try KBTarget.prepare(kb: kb, jobID: "a", dest: "t", mode: "append", plan: numbered(nil))  // a plan without numbers
         let error = #expect(throws: KBError.self) { try KBTarget.prepare(kb: kb, jobID: "b", dest: "t", mode: "append", plan: numbered(5)) }
         #expect(error?.field == "source.columns")
         #expect(error?.problem.contains("\"note\"") == true && error?.problem.contains("dropped and added again") == true)
         // Recorded before numbers were kept: the next run records them, and checks from then on.
-        try kb.database.execute("UPDATE _timbal_columns SET source_number = NULL")
+        try kb.database.execute("UPDATE _timbal_columns SET source_table = NULL, source_number = NULL")
         _ = try KBTarget.prepare(kb: kb, jobID: "a", dest: "t", mode: "append", plan: numbered(5))
-        #expect(try kb.database.rows("SELECT source_number FROM _timbal_columns WHERE column_name = 'note'") == [[.integer(5)]])
+        #expect(try kb.database.rows("SELECT source_table, source_number FROM _timbal_columns WHERE column_name = 'note'")
+                == [[.text("public.t"), .integer(5)]])
         #expect(throws: KBError.self) { try KBTarget.prepare(kb: kb, jobID: "a", dest: "t", mode: "append", plan: numbered(2)) }
     }
 
@@ -98,7 +103,7 @@ struct KBRulesTests {
             INSERT INTO _timbal_columns VALUES ('t', 1, 'id', 'int8', 'INTEGER');
             """)
         let kb = try KBFile(path: path, kbID: 1, label: "KB 1")
-        #expect(try kb.database.rows("SELECT column_name, source_number FROM _timbal_columns") == [[.text("id"), .null]])
+        #expect(try kb.database.rows("SELECT column_name, source_table, source_number FROM _timbal_columns") == [[.text("id"), .null, .null]])
         _ = try KBFile(path: path, kbID: 1, label: "KB 1")  // opened again: nothing to add
     }
 
